@@ -1,0 +1,27 @@
+"""Settings for the test suite: the normal settings with a throwaway data directory."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault("SM_DATA_DIR", tempfile.mkdtemp(prefix="sm-test-data-"))
+# A fixed root key keeps tests independent of key-file creation, which has its own tests.
+os.environ.setdefault("SM_ROOT_KEY", "dGVzdC1yb290LWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE=")
+
+from console.settings import *  # noqa: E402,F403
+from console.settings import DATA_DIR, DATABASES  # noqa: E402
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not :memory:, so that a qcluster subprocess and the canary scan can see it.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Create .venv and install the project's dependencies; re-installs only when pyproject.toml changes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "Creating .venv with $($PYTHON --version)" >&2
+  "$PYTHON" -m venv .venv
+fi
+stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  echo "Installing Python packages into .venv ..." >&2
+  .venv/bin/pip install -q -e ".[postgres,redis,test]" 2>&1 | grep -v "is ignored: it is neither" >&2 || true
+  .venv/bin/python -c "import django, django_q, django_htmx, template_partials, jsonschema, cryptography, jwt, playwright, ibm_secrets_manager_sdk" \
+    || { echo "Package installation failed; see the messages above." >&2; exit 1; }
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi

@@ -1,0 +1,302 @@
+"""Secret groups, secrets, their versions and secret tasks (reference/sm-api.md §4).
+
+Models hold invariants and derived values; every write goes through secrets_app.services.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from secrets_app.crypto import Sealed
+
+DEFAULT_GROUP_ID = "default"
+
+
+def _uuid_str() -> str:
+    return str(uuid.uuid4())
+
+
+def _task_id() -> str:
+    return f"sm-task-{uuid.uuid4()}"
+
+
+class SecretType(models.TextChoices):
+    CUSTOM_CREDENTIALS = "custom_credentials", "Custom credentials"
+    IAM_CREDENTIALS = "iam_credentials", "IAM credentials"
+    SERVICE_CREDENTIALS = "service_credentials", "Service credentials"
+    ARBITRARY = "arbitrary", "Arbitrary"
+
+
+class SecretState(models.IntegerChoices):
+    # NIST SP 800-57 states as IBM numbers them; 4 does not exist.
+    PRE_ACTIVATION = 0, "Pre-activation"
+    ACTIVE = 1, "Active"
+    SUSPENDED = 2, "Suspended"
+    DEACTIVATED = 3, "Deactivated"
+    DESTROYED = 5, "Destroyed"
+
+
+STATE_DESCRIPTIONS = {
+    SecretState.PRE_ACTIVATION: "pre_activation",
+    SecretState.ACTIVE: "active",
+    SecretState.SUSPENDED: "suspended",
+    SecretState.DEACTIVATED: "deactivated",
+    SecretState.DESTROYED: "destroyed",
+}
+
+
+class SealedFields(models.Model):
+    """Three columns that hold one envelope-encrypted value: root key id, wrapped key, ciphertext.
+
+    Subclasses name the value (`sealed_prefix`) and the context it is bound to; the rotation
+    command finds every such row through `sealed_models()`.
+    """
+
+    sealed_key_id = models.CharField(max_length=32, blank=True, db_index=True, editable=False)
+    sealed_wrapped_key = models.BinaryField(null=True, editable=False)
+    sealed_ciphertext = models.BinaryField(null=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def seal_context(self) -> str:
+        return f"{self._meta.label_lower}:{self.pk}"
+
+    @property
+    def has_sealed_value(self) -> bool:
+        return bool(self.sealed_key_id)
+
+    def get_sealed(self) -> Sealed | None:
+        if not self.sealed_key_id:
+            return None
+        return Sealed(
+            key_id=self.sealed_key_id,
+            wrapped_key=bytes(self.sealed_wrapped_key or b""),
+            ciphertext=bytes(self.sealed_ciphertext or b""),
+        )
+
+    def set_sealed(self, sealed: Sealed | None) -> None:
+        self.sealed_key_id = sealed.key_id if sealed else ""
+        self.sealed_wrapped_key = sealed.wrapped_key if sealed else None
+        self.sealed_ciphertext = sealed.ciphertext if sealed else None
+
+
+class SecretGroup(models.Model):
+    id = models.CharField(primary_key=True, max_length=36, default=_uuid_str, editable=False)
+    name = models.CharField(max_length=64, unique=True)
+    description = models.CharField(max_length=1024, blank=True, default="")
+    created_by = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_default(self) -> bool:
+        return self.id == DEFAULT_GROUP_ID
+
+
+class Secret(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=256)
+    description = models.CharField(max_length=1024, blank=True, default="")
+    secret_type = models.CharField(max_length=32, choices=SecretType.choices)
+    secret_group = models.ForeignKey(SecretGroup, on_delete=models.PROTECT, related_name="secrets")
+    state = models.PositiveSmallIntegerField(
+        choices=SecretState.choices, default=SecretState.ACTIVE
+    )
+    # Free text explaining the state, e.g. why a custom credentials secret is pre-activation.
+    state_reason = models.CharField(max_length=1024, blank=True, default="")
+    labels = models.JSONField(default=list, blank=True)
+    custom_metadata = models.JSONField(default=dict, blank=True)
+    rotation = models.JSONField(null=True, blank=True, help_text="{auto_rotate, interval, unit}")
+    ttl_seconds = models.PositiveIntegerField(null=True, blank=True)
+    expiration_date = models.DateTimeField(null=True, blank=True)
+    next_rotation_date = models.DateTimeField(null=True, blank=True)
+    created_by = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    downloaded = models.BooleanField(default=False)
+    retrieved_at = models.DateTimeField(null=True, blank=True)
+    versions_total = models.PositiveIntegerField(default=0)
+
+    # custom_credentials
+    configuration = models.ForeignKey(
+        "engines_app.Configuration",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="secrets",
+    )
+    parameters = models.JSONField(default=dict, blank=True)
+    # iam_credentials
+    service_id = models.CharField(max_length=64, blank=True, default="")
+    service_id_is_static = models.BooleanField(default=False)
+    access_groups = models.JSONField(default=list, blank=True)
+    account_id = models.CharField(max_length=32, blank=True, default="")
+    reuse_api_key = models.BooleanField(default=False)
+    # service_credentials: {"instance": {"crn"}, "role": {"crn"}, "parameters": {...}}
+    source_service = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-updated_at", "id"]
+        constraints = [
+            # IBM: one secret per (type, name) in the whole instance, whatever the group.
+            models.UniqueConstraint(fields=["secret_type", "name"], name="secret_unique_type_name"),
+            models.CheckConstraint(
+                condition=models.Q(state__in=[0, 1, 2, 3, 5]), name="secret_state_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def state_description(self) -> str:
+        return STATE_DESCRIPTIONS[SecretState(self.state)]
+
+    @property
+    def ttl(self) -> str | None:
+        # Echoed as a string of seconds, as the real service does (sm-api.md §4.6).
+        return None if self.ttl_seconds is None else str(self.ttl_seconds)
+
+    @property
+    def crn(self) -> str:
+        return (
+            f"crn:v1:bluemix:public:secrets-manager:{settings.SM_REGION}:a/{settings.SM_ACCOUNT_ID}:"
+            f"{settings.SM_INSTANCE_ID}:secret:{self.id}"
+        )
+
+
+class SecretLabel(models.Model):
+    """One row per label, so that search and "all labels must match" work on every database."""
+
+    secret = models.ForeignKey(Secret, on_delete=models.CASCADE, related_name="label_rows")
+    name = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["secret", "name"], name="label_unique_per_secret")
+        ]
+        indexes = [models.Index(fields=["name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VersionAlias(models.TextChoices):
+    CURRENT = "current", "current"
+    PREVIOUS = "previous", "previous"
+
+
+class SecretVersion(SealedFields):
+    """One version of a secret. Only `current` and `previous` keep their (encrypted) payload."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    secret = models.ForeignKey(Secret, on_delete=models.CASCADE, related_name="versions")
+    serial = models.PositiveIntegerField(
+        help_text="1 for the first version of the secret, then 2, 3..."
+    )
+    # NULL (not "") for versions without an alias, so the unique (secret, alias) constraint
+    # applies only to current and previous.
+    alias = models.CharField(max_length=8, choices=VersionAlias.choices, null=True, blank=True)  # noqa: DJ001
+    payload_available = models.BooleanField(default=False)
+    version_custom_metadata = models.JSONField(default=dict, blank=True)
+    # Non-secret facts about the issued credentials (api_key_id, service_id, resource_key...).
+    version_data = models.JSONField(default=dict, blank=True)
+    credentials_id = models.CharField(max_length=256, blank=True, default="")
+    auto_rotated = models.BooleanField(default=False)
+    expiration_date = models.DateTimeField(null=True, blank=True)
+    downloaded = models.BooleanField(default=False)
+    created_by = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["secret", "serial"]
+        constraints = [
+            models.UniqueConstraint(fields=["secret", "serial"], name="version_unique_serial"),
+            models.UniqueConstraint(
+                fields=["secret", "alias"],
+                condition=models.Q(alias__isnull=False),
+                name="version_unique_alias",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(payload_available=False) | ~models.Q(sealed_key_id=""),
+                name="version_payload_available_has_ciphertext",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.secret_id} v{self.serial}"
+
+
+class TaskType(models.TextChoices):
+    CREATE_CREDENTIALS = "create_credentials", "Create credentials"
+    DELETE_CREDENTIALS = "delete_credentials", "Delete credentials"
+
+
+class TaskStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    PROCESSING = "processing", "Processing"
+    CREDENTIALS_CREATED = "credentials_created", "Credentials created"
+    CREDENTIALS_DELETED = "credentials_deleted", "Credentials deleted"
+    FAILED = "failed", "Failed"
+
+
+TERMINAL_TASK_STATUSES = frozenset(
+    {TaskStatus.CREDENTIALS_CREATED, TaskStatus.CREDENTIALS_DELETED, TaskStatus.FAILED}
+)
+
+
+class TaskTrigger(models.TextChoices):
+    SECRET_CREATION = "secret_creation", "Secret creation"
+    MANUAL_SECRET_ROTATION = "manual_secret_rotation", "Manual rotation"
+    AUTOMATIC_SECRET_ROTATION = "automatic_secret_rotation", "Automatic rotation"
+    SECRET_VERSION_EXPIRATION = "secret_version_expiration", "Version expiration"
+    SECRET_VERSION_DATA_DELETION = "secret_version_data_deletion", "Version data deletion"
+
+
+class SecretTask(models.Model):
+    """A unit of background work on a custom credentials secret, reported back by its job."""
+
+    id = models.CharField(primary_key=True, max_length=44, default=_task_id, editable=False)
+    secret = models.ForeignKey(Secret, on_delete=models.CASCADE, related_name="tasks")
+    type = models.CharField(max_length=32, choices=TaskType.choices)
+    trigger = models.CharField(max_length=40, choices=TaskTrigger.choices)
+    status = models.CharField(max_length=32, choices=TaskStatus.choices, default=TaskStatus.QUEUED)
+    # [{"code": "...", "description": "..."}], as the job reported them.
+    errors = models.JSONField(default=list, blank=True)
+    secret_version = models.ForeignKey(
+        SecretVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    # The version a delete task deletes, kept even after that version's row is pruned.
+    secret_version_ref = models.UUIDField(null=True, blank=True)
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
+    )
+    attempt = models.PositiveSmallIntegerField(default=1)
+    created_by = models.CharField(max_length=128)
+    updated_by = models.CharField(max_length=128)
+    creation_date = models.DateTimeField(auto_now_add=True, db_index=True)
+    last_update_date = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-creation_date"]
+        indexes = [models.Index(fields=["status", "last_update_date"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(attempt__gte=1), name="task_attempt_positive")
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_TASK_STATUSES

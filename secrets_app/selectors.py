@@ -1,0 +1,68 @@
+"""Read queries for the console's lists."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db.models import CharField, Count, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Cast, Replace
+
+from secrets_app.models import Secret, SecretGroup, SecretLabel
+
+# Sort keys offered in the table, mapped to ORDER BY columns (id last, for a stable order).
+SECRET_SORTS: dict[str, tuple[str, ...]] = {
+    "name": ("name", "id"),
+    "-name": ("-name", "id"),
+    "secret_type": ("secret_type", "name", "id"),
+    "-secret_type": ("-secret_type", "name", "id"),
+    "group": ("secret_group__name", "name", "id"),
+    "-group": ("-secret_group__name", "name", "id"),
+    "state": ("state", "name", "id"),
+    "-state": ("-state", "name", "id"),
+    "created_at": ("created_at", "id"),
+    "-created_at": ("-created_at", "id"),
+    "updated_at": ("updated_at", "id"),
+    "-updated_at": ("-updated_at", "id"),
+}
+DEFAULT_SECRET_SORT = "-updated_at"
+
+
+def secret_table(
+    *,
+    search: str = "",
+    secret_types: Sequence[str] = (),
+    group_ids: Sequence[str] = (),
+    states: Sequence[int] = (),
+    labels: Sequence[str] = (),
+    sort: str = DEFAULT_SECRET_SORT,
+) -> QuerySet[Secret]:
+    """Secrets matching every given filter; `search` looks in name, description, labels, id and type."""
+    qs = Secret.objects.select_related("secret_group")
+    if search:
+        label_hit = SecretLabel.objects.filter(secret=OuterRef("pk"), name__icontains=search)
+        matches = (
+            Q(name__icontains=search)
+            | Q(description__icontains=search)
+            | Q(secret_type__icontains=search)
+            | Exists(label_hit)
+        )
+        hex_part = search.strip().lower().replace("-", "")
+        if len(hex_part) >= 2 and all(c in "0123456789abcdef" for c in hex_part):
+            # A UUID's text form differs by database (with dashes on PostgreSQL, without in
+            # SQLite), so compare both sides without dashes.
+            qs = qs.annotate(id_hex=Replace(Cast("id", CharField()), Value("-"), Value("")))
+            matches |= Q(id_hex__contains=hex_part)
+        qs = qs.filter(matches)
+    if secret_types:
+        qs = qs.filter(secret_type__in=secret_types)
+    if group_ids:
+        qs = qs.filter(secret_group_id__in=group_ids)
+    if states:
+        qs = qs.filter(state__in=states)
+    for label in labels:
+        qs = qs.filter(Exists(SecretLabel.objects.filter(secret=OuterRef("pk"), name=label)))
+    return qs.order_by(*SECRET_SORTS.get(sort, SECRET_SORTS[DEFAULT_SECRET_SORT]))
+
+
+def group_list_with_counts() -> QuerySet[SecretGroup]:
+    return SecretGroup.objects.annotate(secret_count=Count("secrets")).order_by("name")

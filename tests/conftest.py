@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import os
+
+# pytest-playwright keeps an asyncio loop running in the main thread; without this Django refuses
+# ORM calls in every test that runs after the first browser test (tooling.md §4).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+import pytest  # noqa: E402
+from django.test import Client  # noqa: E402
+
+from tests.factories import create_user  # noqa: E402
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def hx() -> dict[str, str]:
+    return dict(HX)
+
+
+@pytest.fixture
+def owner(db):
+    """Manages secret groups."""
+    return create_user(username="owner", manage_groups=True)
+
+
+@pytest.fixture
+def teammate_ro(db):
+    """Signed in, may read metadata, may not change anything."""
+    return create_user(username="reader")
+
+
+@pytest.fixture
+def stranger(db):
+    """Signed in, with no permissions at all."""
+    return create_user(username="stranger")
+
+
+@pytest.fixture
+def owner_client(owner) -> Client:
+    client = Client()
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
+def ro_client(teammate_ro) -> Client:
+    client = Client()
+    client.force_login(teammate_ro)
+    return client
