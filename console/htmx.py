@@ -7,6 +7,7 @@ from typing import Any
 
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from console.http import HtmxHttpRequest
@@ -27,7 +28,7 @@ def render_page_or_partial(
     """
     name = f"{template}#{partial}" if request.htmx and not request.htmx.boosted else template
     response = render(request, name, context, status=status)
-    response["Vary"] = "HX-Request"
+    patch_vary_headers(response, ["HX-Request"])
     return response
 
 

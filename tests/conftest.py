@@ -49,3 +49,13 @@ def ro_client(teammate_ro) -> Client:
     client = Client()
     client.force_login(teammate_ro)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """The login throttle counts in the cache; each test starts with a clean slate."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
