@@ -50,6 +50,10 @@ def _group_get(group_id: str) -> SecretGroup:
     try:
         return SecretGroup.objects.get(pk=group_id)
     except SecretGroup.DoesNotExist:
+        if group_id == DEFAULT_GROUP_ID:
+            # The built-in group always exists: a migration creates it and nothing can delete
+            # it, but a database restored or flushed by hand gets it back on first use.
+            return default_group_ensure()
         raise NotFoundError(
             f"Secret group {group_id} does not exist.", field="secret_group_id"
         ) from None

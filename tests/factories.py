@@ -31,17 +31,23 @@ def create_user(
     )
     if manage_groups:
         user.user_permissions.add(
-            *Permission.objects.filter(content_type__app_label="secrets_app", codename__in=GROUP_PERMISSIONS)
+            *Permission.objects.filter(
+                content_type__app_label="secrets_app", codename__in=GROUP_PERMISSIONS
+            )
         )
     return user
 
 
 def factory_actor() -> Actor:
-    user = User.objects.filter(username="factory-actor").first() or create_user(username="factory-actor")
+    user = User.objects.filter(username="factory-actor").first() or create_user(
+        username="factory-actor"
+    )
     return actor_for_user(user)
 
 
-def create_group(*, name: str | None = None, description: str = "", actor: Actor | None = None) -> SecretGroup:
+def create_group(
+    *, name: str | None = None, description: str = "", actor: Actor | None = None
+) -> SecretGroup:
     return services.group_create(
         actor=actor or factory_actor(), name=name or f"group-{next(_seq)}", description=description
     )

@@ -34,7 +34,9 @@ def test_htmx_request_without_session_redirects_the_whole_page(client):
 
 def test_login_and_logout(client):
     create_user(username="alice", password="s3cret-pass-phrase")
-    response = client.post(reverse("login"), {"username": "alice", "password": "s3cret-pass-phrase"})
+    response = client.post(
+        reverse("login"), {"username": "alice", "password": "s3cret-pass-phrase"}
+    )
     assert response.status_code == 302 and response["Location"] == reverse("secrets:list")
     assert client.get(reverse("secrets:list")).status_code == 200
     assert client.post(reverse("logout")).status_code == 302
@@ -52,7 +54,10 @@ def test_login_is_throttled_after_repeated_failures(client, settings):
     settings.LOGIN_THROTTLE_ATTEMPTS = 3
     create_user(username="bob", password="right-password-123")
     for _ in range(3):
-        assert client.post(reverse("login"), {"username": "bob", "password": "wrong"}).status_code == 422
+        assert (
+            client.post(reverse("login"), {"username": "bob", "password": "wrong"}).status_code
+            == 422
+        )
     blocked = client.post(reverse("login"), {"username": "bob", "password": "right-password-123"})
     assert blocked.status_code == 429
     assert "Too many failed sign-in attempts" in blocked.content.decode()
@@ -66,7 +71,10 @@ def test_healthz_is_public(client):
 def test_security_headers(owner_client):
     response = owner_client.get(reverse("secrets:list"))
     csp = response["Content-Security-Policy"]
-    assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert (
+        "script-src 'self'" in csp
+        and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    )
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
     html = response.content.decode()

@@ -21,11 +21,18 @@ def test_canary_payload_is_never_stored_in_clear(capsys):
     # Control: the same scan must find a marker stored in a non-secret field, or it proves nothing.
     control = f"CONTROL-{secrets.token_hex(16)}"
     create_secret(name="control-secret", payload="irrelevant", description=control)
-    secret = create_secret(name="canary-secret", payload=canary, version_custom_metadata={"note": "not secret"})
-    services.arbitrary_secret_rotate(actor=factory_actor(), secret_id=secret.pk, payload=canary + "-v2")
+    secret = create_secret(
+        name="canary-secret", payload=canary, version_custom_metadata={"note": "not secret"}
+    )
+    services.arbitrary_secret_rotate(
+        actor=factory_actor(), secret_id=secret.pk, payload=canary + "-v2"
+    )
     # Prove the value is really in there, then read it the audited way.
     current = secret.versions.get(alias="current")
-    assert services.secret_version_payload_read(actor=factory_actor(), version_id=current.pk) == canary + "-v2"
+    assert (
+        services.secret_version_payload_read(actor=factory_actor(), version_id=current.pk)
+        == canary + "-v2"
+    )
     assert AuditEvent.objects.filter(action="secret.read_payload").exists()
 
     db_path = Path(connection.settings_dict["NAME"])
@@ -33,7 +40,9 @@ def test_canary_payload_is_never_stored_in_clear(capsys):
     assert db_path in files
     needle = canary.encode()
     counts = {p.name: p.read_bytes().count(needle) for p in files}
-    assert sum(p.read_bytes().count(control.encode()) for p in files) > 0, "the scan sees stored data"
+    assert sum(p.read_bytes().count(control.encode()) for p in files) > 0, (
+        "the scan sees stored data"
+    )
     sizes = {p.name: p.stat().st_size for p in files}
     with capsys.disabled():
         print(f"\ncanary scan: {counts} occurrences in {sizes} bytes")

@@ -28,7 +28,11 @@ def test_seed_demo_is_idempotent(capsys):
     assert counts[0] >= 4 and counts[1] > PAGE_SIZE, "enough secrets to show pagination"
     assert SecretVersion.objects.filter(serial__gt=1).exists(), "some secrets have history"
     call_command("seed_demo")
-    assert (SecretGroup.objects.count(), Secret.objects.count(), SecretVersion.objects.count()) == counts
+    assert (
+        SecretGroup.objects.count(),
+        Secret.objects.count(),
+        SecretVersion.objects.count(),
+    ) == counts
     assert "0 new groups, 0 new secrets" in capsys.readouterr().out
 
 
@@ -94,7 +98,9 @@ def test_serve_runs_web_and_worker_and_ctrl_c_stops_both(tmp_path):
                 time.sleep(0.1)
         assert body == b'{"status": "ok"}', (tmp_path / "serve.log").read_text()
         # Wait for the worker to report in, then press "Ctrl-C" (SIGINT to the whole group).
-        while time.monotonic() < deadline and "Q Cluster" not in (tmp_path / "serve.log").read_text():
+        while (
+            time.monotonic() < deadline and "Q Cluster" not in (tmp_path / "serve.log").read_text()
+        ):
             time.sleep(0.1)
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=30) == 0
@@ -104,5 +110,7 @@ def test_serve_runs_web_and_worker_and_ctrl_c_stops_both(tmp_path):
     text = (tmp_path / "serve.log").read_text()
     assert f"http://127.0.0.1:{port}/" in text and "Q Cluster" in text
     assert "Stopped the web server and the worker." in text
-    leftovers = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    leftovers = subprocess.run(
+        ["pgrep", "-g", str(proc.pid)], capture_output=True, text=True
+    ).stdout.split()
     assert leftovers == []

@@ -26,7 +26,9 @@ def test_list_shows_groups_with_secret_counts(owner_client):
 
 
 def test_create_group(owner_client):
-    response = owner_client.post(reverse("secrets:group-create"), {"name": "platform", "description": "Infra"})
+    response = owner_client.post(
+        reverse("secrets:group-create"), {"name": "platform", "description": "Infra"}
+    )
     assert response.status_code == 302
     assert response["Location"] == reverse("secrets:groups")
     group = SecretGroup.objects.get(name="platform")
@@ -75,7 +77,8 @@ def test_duplicate_group_name_is_a_field_error(owner_client):
 
 def test_group_limit_of_200(owner_client):
     SecretGroup.objects.bulk_create(
-        SecretGroup(name=f"bulk-{i:03d}", created_by="test") for i in range(validation.SECRET_GROUPS_MAX - 1)
+        SecretGroup(name=f"bulk-{i:03d}", created_by="test")
+        for i in range(validation.SECRET_GROUPS_MAX - 1)
     )
     assert SecretGroup.objects.count() == 200
     response = owner_client.post(reverse("secrets:group-create"), {"name": "one-too-many"})
@@ -94,12 +97,16 @@ def test_edit_group(owner_client):
     assert response.status_code == 302
     group.refresh_from_db()
     assert (group.name, group.description) == ("new-name", "Renamed")
-    assert AuditEvent.objects.get(action="secret_group.update").detail == {"changed": ["name", "description"]}
+    assert AuditEvent.objects.get(action="secret_group.update").detail == {
+        "changed": ["name", "description"]
+    }
 
 
 def test_edit_group_invalid_is_422(owner_client, hx):
     group = create_group(name="keep-me")
-    response = owner_client.post(reverse("secrets:group-edit", args=[group.pk]), {"name": "-bad"}, headers=hx)
+    response = owner_client.post(
+        reverse("secrets:group-edit", args=[group.pk]), {"name": "-bad"}, headers=hx
+    )
     assert response.status_code == 422
     assert "is not allowed" in response.content.decode()
     group.refresh_from_db()
@@ -162,7 +169,11 @@ def test_read_only_user_sees_no_write_controls(ro_client):
     create_group(name="visible")
     page = ro_client.get(reverse("secrets:groups")).content.decode()
     assert "visible" in page
-    assert reverse("secrets:group-create") not in page and "/edit/" not in page and "/delete/" not in page
+    assert (
+        reverse("secrets:group-create") not in page
+        and "/edit/" not in page
+        and "/delete/" not in page
+    )
 
 
 @pytest.mark.parametrize("view", ["secrets:group-edit", "secrets:group-delete"])
@@ -171,7 +182,8 @@ def test_unknown_group_is_404(owner_client, view):
 
 
 @pytest.mark.parametrize(
-    ("view", "args"), [("secrets:groups", []), ("secrets:group-create", []), ("secrets:group-delete", ["default"])]
+    ("view", "args"),
+    [("secrets:groups", []), ("secrets:group-create", []), ("secrets:group-delete", ["default"])],
 )
 def test_wrong_method_is_405(owner_client, view, args):
     assert owner_client.put(reverse(view, args=args)).status_code == 405

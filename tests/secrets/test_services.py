@@ -17,15 +17,28 @@ pytestmark = pytest.mark.django_db
 
 
 def test_create_arbitrary_secret_stores_an_encrypted_current_version():
-    secret = create_secret(name="api-token", payload="tok-123", labels=["dev", "us-south"], custom_metadata={"team": "a"})
+    secret = create_secret(
+        name="api-token",
+        payload="tok-123",
+        labels=["dev", "us-south"],
+        custom_metadata={"team": "a"},
+    )
     assert secret.state_description == "active"
     assert secret.versions_total == 1
-    assert secret.crn.endswith(f":secret:{secret.pk}") and secret.crn.startswith("crn:v1:bluemix:public:secrets-manager:")
+    assert secret.crn.endswith(f":secret:{secret.pk}") and secret.crn.startswith(
+        "crn:v1:bluemix:public:secrets-manager:"
+    )
     version = secret.versions.get()
     assert version.alias == "current" and version.payload_available and version.serial == 1
     assert b"tok-123" not in bytes(version.sealed_ciphertext)
-    assert set(SecretLabel.objects.filter(secret=secret).values_list("name", flat=True)) == {"dev", "us-south"}
-    assert services.secret_version_payload_read(actor=factory_actor(), version_id=version.pk) == "tok-123"
+    assert set(SecretLabel.objects.filter(secret=secret).values_list("name", flat=True)) == {
+        "dev",
+        "us-south",
+    }
+    assert (
+        services.secret_version_payload_read(actor=factory_actor(), version_id=version.pk)
+        == "tok-123"
+    )
 
 
 def test_reading_a_payload_is_audited_and_marks_downloaded():
@@ -45,7 +58,11 @@ def test_rotation_shifts_aliases_and_erases_older_payloads():
     actor = factory_actor()
     services.arbitrary_secret_rotate(actor=actor, secret_id=secret.pk, payload="v2")
     services.arbitrary_secret_rotate(actor=actor, secret_id=secret.pk, payload="v3")
-    rows = list(secret.versions.order_by("serial").values_list("serial", "alias", "payload_available", "sealed_key_id"))
+    rows = list(
+        secret.versions.order_by("serial").values_list(
+            "serial", "alias", "payload_available", "sealed_key_id"
+        )
+    )
     assert [r[:3] for r in rows] == [(1, None, False), (2, "previous", True), (3, "current", True)]
     assert rows[0][3] == "", "the oldest version's ciphertext is gone, not just hidden"
     oldest = secret.versions.get(serial=1)
@@ -88,16 +105,25 @@ def test_invalid_input_writes_nothing_and_names_every_bad_field():
     with pytest.raises(ValidationError) as exc:
         services.arbitrary_secret_create(actor=factory_actor(), name="fine-name", payload="")
     assert "payload" in exc.value.message_dict
-    assert (Secret.objects.count(), SecretVersion.objects.count(), AuditEvent.objects.count()) == before
+    assert (
+        Secret.objects.count(),
+        SecretVersion.objects.count(),
+        AuditEvent.objects.count(),
+    ) == before
 
 
 def test_unknown_group_is_not_found():
     with pytest.raises(NotFoundError):
         services.arbitrary_secret_create(
-            actor=factory_actor(), name="orphan", payload="x", secret_group_id="d898bb90-82f6-4d61-b5cc-b079b66cfa76"
+            actor=factory_actor(),
+            name="orphan",
+            payload="x",
+            secret_group_id="d898bb90-82f6-4d61-b5cc-b079b66cfa76",
         )
     with pytest.raises(ValidationError):
-        services.arbitrary_secret_create(actor=factory_actor(), name="orphan", payload="x", secret_group_id="Nope")
+        services.arbitrary_secret_create(
+            actor=factory_actor(), name="orphan", payload="x", secret_group_id="Nope"
+        )
 
 
 def test_default_group_always_exists_and_is_addressable_as_default():

@@ -24,9 +24,16 @@ def names(response) -> list[str]:
 def catalogue():
     payments = create_group(name="payments")
     platform = create_group(name="platform")
-    create_secret(name="stripe-prod", group=payments, labels=["prod", "us-south"], description="Card API key")
+    create_secret(
+        name="stripe-prod", group=payments, labels=["prod", "us-south"], description="Card API key"
+    )
     create_secret(name="stripe-dev", group=payments, labels=["dev", "us-south"])
-    create_secret(name="db-password", group=platform, labels=["prod", "eu-de"], description="Postgres superuser")
+    create_secret(
+        name="db-password",
+        group=platform,
+        labels=["prod", "eu-de"],
+        description="Postgres superuser",
+    )
     create_secret(name="legacy-token", labels=["prod"])
     Secret.objects.filter(name="legacy-token").update(state=SecretState.DEACTIVATED)
     return {"payments": payments, "platform": platform}
@@ -76,7 +83,11 @@ def test_filters_combine(owner_client, catalogue):
 
 
 def test_labels_must_all_match(owner_client, catalogue):
-    assert set(names(owner_client.get(URL, {"labels": "prod"}))) == {"stripe-prod", "db-password", "legacy-token"}
+    assert set(names(owner_client.get(URL, {"labels": "prod"}))) == {
+        "stripe-prod",
+        "db-password",
+        "legacy-token",
+    }
     assert names(owner_client.get(URL, {"labels": "prod, us-south"})) == ["stripe-prod"]
     assert names(owner_client.get(URL, {"labels": "prod,us-south,eu-de"})) == []
 
@@ -134,7 +145,9 @@ def test_pagination_keeps_filters_in_the_links(owner_client):
     second = owner_client.get(URL, {"labels": "bulk", "sort": "name", "page": 2})
     assert names(second) == [f"bulk-{i:03d}" for i in range(PAGE_SIZE, PAGE_SIZE + 5)]
     # A page past the end shows the last page rather than an error.
-    assert names(owner_client.get(URL, {"labels": "bulk", "sort": "name", "page": 99})) == names(second)
+    assert names(owner_client.get(URL, {"labels": "bulk", "sort": "name", "page": 99})) == names(
+        second
+    )
 
 
 def test_htmx_gets_only_the_table_and_plain_gets_the_page(owner_client, catalogue, hx):
@@ -149,7 +162,9 @@ def test_htmx_gets_only_the_table_and_plain_gets_the_page(owner_client, catalogu
     assert "<html" in page and 'id="secret-filters"' in page and 'value="stripe"' in page
 
 
-def test_query_count_does_not_grow_with_the_number_of_secrets(owner_client, django_assert_num_queries):
+def test_query_count_does_not_grow_with_the_number_of_secrets(
+    owner_client, django_assert_num_queries
+):
     group = create_group(name="counted")
     create_secret(group=group, labels=["aa", "bb"])
     owner_client.get(URL)  # warm the session and content types
@@ -164,7 +179,13 @@ def test_query_count_does_not_grow_with_the_number_of_secrets(owner_client, djan
 
     with_one = count_queries()
     for i in range(PAGE_SIZE * 2):
-        create_secret(name=f"more-{i}", group=create_group() if i % 5 == 0 else group, labels=["aa", f"l{i:02d}"])
+        create_secret(
+            name=f"more-{i}",
+            group=create_group() if i % 5 == 0 else group,
+            labels=["aa", f"l{i:02d}"],
+        )
     with django_assert_num_queries(with_one):
         assert owner_client.get(URL, {"labels": "aa"}).status_code == 200
-    print(f"secrets table: {with_one} queries with 1 secret and with {Secret.objects.count()} secrets")
+    print(
+        f"secrets table: {with_one} queries with 1 secret and with {Secret.objects.count()} secrets"
+    )

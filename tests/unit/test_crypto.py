@@ -62,7 +62,11 @@ def test_tampered_bytes_raise_and_never_return_garbage(keyring, part, position):
 def test_truncated_ciphertext_is_tampering(keyring):
     sealed = crypto.seal(b"value", context="c", keyring=keyring)
     with pytest.raises(crypto.TamperedDataError):
-        crypto.open_sealed(crypto.Sealed(sealed.key_id, sealed.wrapped_key, sealed.ciphertext[:5]), context="c", keyring=keyring)
+        crypto.open_sealed(
+            crypto.Sealed(sealed.key_id, sealed.wrapped_key, sealed.ciphertext[:5]),
+            context="c",
+            keyring=keyring,
+        )
 
 
 def test_ciphertext_moved_to_another_row_does_not_open(keyring):
@@ -135,7 +139,9 @@ def _payloads():
 def test_rotate_root_key_in_key_file_mode(file_keyring, capsys):
     for i in range(3):
         secret = create_secret(name=f"rot-{i}", payload=f"payload-{i}")
-        services.arbitrary_secret_rotate(actor=factory_actor(), secret_id=secret.pk, payload=f"payload-{i}-b")
+        services.arbitrary_secret_rotate(
+            actor=factory_actor(), secret_id=secret.pk, payload=f"payload-{i}-b"
+        )
     before = _payloads()
     old_id = crypto.current_keyring().active_id
 
@@ -144,7 +150,9 @@ def test_rotate_root_key_in_key_file_mode(file_keyring, capsys):
     keyring = crypto.read_key_file(file_keyring)
     assert keyring.active_id != old_id
     assert list(keyring.keys) == [keyring.active_id], "the old key is dropped once nothing uses it"
-    ids = set(SecretVersion.objects.exclude(sealed_key_id="").values_list("sealed_key_id", flat=True))
+    ids = set(
+        SecretVersion.objects.exclude(sealed_key_id="").values_list("sealed_key_id", flat=True)
+    )
     assert ids == {keyring.active_id}
     assert _payloads() == before
     out = capsys.readouterr().out

@@ -36,9 +36,17 @@ def test_env_url(monkeypatch):
 
 
 def test_database_url():
-    db = env.database_from_url("DATABASE_URL", "postgres://app:p%40ss@db.local:5433/console?sslmode=require")
+    db = env.database_from_url(
+        "DATABASE_URL", "postgres://app:p%40ss@db.local:5433/console?sslmode=require"
+    )
     assert db["ENGINE"] == "django.db.backends.postgresql"
-    assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == ("app", "p@ss", "db.local", "5433", "console")
+    assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == (
+        "app",
+        "p@ss",
+        "db.local",
+        "5433",
+        "console",
+    )
     assert db["OPTIONS"] == {"sslmode": "require"}
     with pytest.raises(ImproperlyConfigured, match="postgres://"):
         env.database_from_url("DATABASE_URL", "mysql://x/y")

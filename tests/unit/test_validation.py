@@ -147,9 +147,13 @@ def test_task_timeout_rejects_out_of_range_or_malformed(value):
 
 
 def test_rotation_policy_rules():
-    ok = v.validate_rotation({"auto_rotate": True, "interval": 6, "unit": "hour"}, secret_type="custom_credentials")
+    ok = v.validate_rotation(
+        {"auto_rotate": True, "interval": 6, "unit": "hour"}, secret_type="custom_credentials"
+    )
     assert ok == {"auto_rotate": True, "interval": 6, "unit": "hour"}
-    assert v.validate_rotation({"auto_rotate": False}, secret_type="iam_credentials") == {"auto_rotate": False}
+    assert v.validate_rotation({"auto_rotate": False}, secret_type="iam_credentials") == {
+        "auto_rotate": False
+    }
     assert v.validate_rotation(None, secret_type="iam_credentials") is None
 
 
@@ -161,8 +165,16 @@ def test_rotation_policy_rules():
         ({"auto_rotate": True, "interval": 4, "unit": "month"}, {}, "between"),
         ({"auto_rotate": True, "interval": 0, "unit": "day"}, {}, "at least 1"),
         ({"auto_rotate": True, "interval": 1, "unit": "week"}, {}, "hour, day or month"),
-        ({"auto_rotate": True, "interval": 10, "unit": "day"}, {"ttl_seconds": 86400}, "cannot be longer than the lease"),
-        ({"auto_rotate": True, "interval": 1, "unit": "day", "extra": 1}, {}, "Unknown rotation field"),
+        (
+            {"auto_rotate": True, "interval": 10, "unit": "day"},
+            {"ttl_seconds": 86400},
+            "cannot be longer than the lease",
+        ),
+        (
+            {"auto_rotate": True, "interval": 1, "unit": "day", "extra": 1},
+            {},
+            "Unknown rotation field",
+        ),
     ],
 )
 def test_rotation_errors_for_custom_credentials(rotation, kwargs, hint):
@@ -178,7 +190,9 @@ def test_iam_rotation_needs_reuse_and_a_day_minimum():
     assert "Reuse IAM credentials" in error_for(exc, "rotation")
     assert v.validate_rotation(policy, secret_type="iam_credentials", reuse_api_key=True)
     with pytest.raises(ValidationError):
-        v.validate_rotation({"auto_rotate": True, "interval": 12, "unit": "hour"}, secret_type="service_credentials")
+        v.validate_rotation(
+            {"auto_rotate": True, "interval": 12, "unit": "hour"}, secret_type="service_credentials"
+        )
 
 
 def test_arbitrary_payload_limit():
@@ -206,7 +220,11 @@ def test_expiration_date_must_be_future_and_aware():
         (v.validate_secret_group_id, "d898bb90-82f6-4d61-b5cc-b079b66cfa76", "d898bb90"),
         (v.validate_task_id, "sm-task-b49ad24d-81d4-5ebc-b9b9-b0937d1c84d5", "task-b49ad24d"),
         (v.validate_service_id, "ServiceId-c0c7cfa4-b24e-4917-ad74-278f2fee5ba0", "ServiceId-123"),
-        (v.validate_account_id, "a5ebf2570dcaedf18d7ed78e216c263a", "A5EBF2570DCAEDF18D7ED78E216C263A"),
+        (
+            v.validate_account_id,
+            "a5ebf2570dcaedf18d7ed78e216c263a",
+            "A5EBF2570DCAEDF18D7ED78E216C263A",
+        ),
     ],
 )
 def test_identifier_formats(func, good, bad):

@@ -1,0 +1,67 @@
+"""Playwright fixtures: Debian's chromium, a page with JavaScript on or off, htmx waits."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+
+expect.set_options(timeout=5_000)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    # `playwright install` cannot download browsers here; Debian's chromium is used instead.
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+            "--no-first-run",
+        ],
+    }
+
+
+@pytest.fixture(params=[True, False], ids=["js", "nojs"])
+def js_enabled(request) -> bool:
+    return bool(request.param)
+
+
+@pytest.fixture
+def context(browser: Browser, js_enabled: bool, live_server) -> BrowserContext:
+    ctx = browser.new_context(java_script_enabled=js_enabled, base_url=live_server.url)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    """A page that fails the test on any browser console error, CSP violations included."""
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    # A rejected form (422) is logged by chromium as a failed resource load; that is expected.
+    unexpected = [e for e in errors if "status of 422" not in e]
+    assert unexpected == [], unexpected
+
+
+def wait_for_htmx(page: Page, js_enabled: bool) -> None:
+    """Wait until htmx has finished every request and swap (a no-op without JavaScript).
+
+    A locator, not wait_for_function: the Content-Security-Policy forbids eval in the page.
+    """
+    if js_enabled:
+        busy = page.locator(".htmx-request, .htmx-settling, .htmx-swapping, .htmx-added")
+        expect(busy).to_have_count(0)
