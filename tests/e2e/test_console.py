@@ -107,9 +107,8 @@ def test_sign_in_create_group_then_search_and_filter(page: Page, js_enabled: boo
     expect(page).to_have_url(re.compile(r"sort=-name&page=2"))
 
 
+@pytest.mark.parametrize("js_enabled", [True], ids=["js"], indirect=True)
 def test_htmx_swaps_only_the_table(page: Page, js_enabled: bool, catalogue):
-    if not js_enabled:
-        pytest.skip("the no-JavaScript path reloads the page by design; covered above")
     page.goto("/login/")
     page.get_by_label("Username").fill("owner")
     page.get_by_label("Password").fill("owner-pass-123")

@@ -161,6 +161,34 @@ def test_rotate_root_key_in_key_file_mode(file_keyring, capsys):
 
 
 @pytest.mark.django_db
+def test_old_root_key_stays_readable_until_rotation_finishes(file_keyring, monkeypatch):
+    secret = create_secret(name="mid-rotation", payload="still-readable")
+    version_id = secret.versions.get().pk
+    old_id = crypto.current_keyring().active_id
+    from secrets_app.management.commands import rotate_root_key as command
+
+    seen = {}
+
+    def observe(*, keyring, batch_size):
+        # Mid-rotation, as another process sees it: both keys in the file, the new one active,
+        # and data still wrapped under the old key opens.
+        on_disk = crypto.read_key_file(file_keyring)
+        seen["keys"] = set(on_disk.keys)
+        seen["active"] = on_disk.active_id
+        seen["payload"] = services.secret_version_payload_read(
+            actor=factory_actor(), version_id=version_id
+        )
+        return real_rewrap(keyring=keyring, batch_size=batch_size)
+
+    real_rewrap = command.rewrap_all
+    monkeypatch.setattr(command, "rewrap_all", observe)
+    call_command("rotate_root_key")
+    assert old_id in seen["keys"] and seen["active"] != old_id and len(seen["keys"]) == 2
+    assert seen["payload"] == "still-readable"
+    assert set(crypto.read_key_file(file_keyring).keys) == {seen["active"]}
+
+
+@pytest.mark.django_db
 def test_rotate_root_key_in_env_mode_with_old_keys_listed(capsys):
     old_key, new_key = crypto.generate_root_key(), crypto.generate_root_key()
     b64 = lambda k: base64.b64encode(k).decode()  # noqa: E731
