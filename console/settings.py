@@ -68,6 +68,9 @@ INSTALLED_APPS = [
     "console",
     "secrets_app",
     "engines_app",
+    "engines_app.providers.embedded.iam",
+    "engines_app.providers.embedded.code_engine",
+    "engines_app.providers.embedded.resource_controller",
 ]
 
 MIDDLEWARE = [
