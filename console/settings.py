@@ -125,6 +125,10 @@ else:
         }
     }
 
+# A job-run supervisor uses the same database as the process that started it.
+if SM_DB_NAME := env_str("SM_DB_NAME"):
+    DATABASES["default"]["NAME"] = SM_DB_NAME
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from console import views
+from engines_app.providers.embedded.iam import views as iam_views
 
 admin.site.site_header = "Secrets Manager Console administration"
 admin.site.site_title = "Secrets Manager Console"
@@ -15,5 +16,11 @@ urlpatterns = [
     path("login/", views.ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("identity/token", iam_views.token, name="iam-token"),
+    path("api/v2/", include("secrets_app.api.urls")),
+    path(
+        "cloud/service-instances/",
+        include("engines_app.providers.embedded.resource_controller.urls"),
+    ),
     path("", include("secrets_app.urls")),
 ]

@@ -40,6 +40,7 @@ class Configuration(SealedFields):
         related_name="referencing_configurations",
     )
     task_timeout = models.CharField(max_length=6, blank=True, default="10m")
+    # 5 minutes to 24 hours, enforced by the services (validation.parse_task_timeout).
     task_timeout_seconds = models.PositiveIntegerField(default=600)
     # {"parameters": [{name, format, env_variable_name}], "credentials": [{name, format}]}
     schema = models.JSONField(default=dict, blank=True)
@@ -58,10 +59,6 @@ class Configuration(SealedFields):
                 fields=["config_type"],
                 condition=models.Q(config_type="iam_credentials_configuration"),
                 name="configuration_single_iam",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(task_timeout_seconds__gte=300, task_timeout_seconds__lte=86400),
-                name="configuration_task_timeout_range",
             ),
         ]
 

@@ -282,6 +282,8 @@ class SecretTask(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )
     attempt = models.PositiveSmallIntegerField(default=1)
+    # Metadata for the version a create task produces (never secret).
+    version_custom_metadata = models.JSONField(default=dict, blank=True)
     created_by = models.CharField(max_length=128)
     updated_by = models.CharField(max_length=128)
     creation_date = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from console.identity import SYSTEM, Actor, actor_for_user
+from engines_app.seed import seed_embedded_cloud
 from secrets_app import services
 from secrets_app.models import Secret, SecretGroup, SecretType
 
@@ -81,9 +82,12 @@ class Command(BaseCommand):
                     version_custom_metadata={"reason": f"rotation {n - 1}"},
                 )
             made_secrets += 1
+        cloud = seed_embedded_cloud(actor=actor)
         self.stdout.write(
             f"Demo data ready: {made_groups} new groups, {made_secrets} new secrets "
-            f"({Secret.objects.count()} secrets in {SecretGroup.objects.count()} groups)."
+            f"({Secret.objects.count()} secrets in {SecretGroup.objects.count()} groups); "
+            f"embedded cloud: {cloud['configurations']} custom credentials configurations, "
+            f"{cloud['service_instances']} new service instances, {cloud['custom_secrets']} new custom credentials secret."
         )
 
     def _actor(self) -> Actor:

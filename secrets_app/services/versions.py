@@ -1,9 +1,4 @@
-"""The only writers of secret groups, secrets and versions.
-
-Services are keyword-only and transactional: they validate everything first, then write, so a
-rejected call leaves nothing half-written. They are the only code that seals or opens secret
-material, and every payload read is audited.
-"""
+"""Secrets and versions: what every secret type shares, and arbitrary secrets."""
 
 from __future__ import annotations
 
@@ -13,14 +8,14 @@ from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from console.audit import audit_record
 from console.identity import Actor
 from secrets_app import crypto, validation
-from secrets_app.errors import ConflictError, LimitExceededError, NotFoundError
+from secrets_app.errors import ConflictError, NotFoundError
 from secrets_app.models import (
     DEFAULT_GROUP_ID,
     Secret,
@@ -31,128 +26,12 @@ from secrets_app.models import (
     SecretVersion,
     VersionAlias,
 )
+from secrets_app.services.groups import group_get
 
 Payload = str | dict[str, Any]
 
-# ---------------------------------------------------------------------------------------------
-# Secret groups
 
-
-def default_group_ensure() -> SecretGroup:
-    group, _ = SecretGroup.objects.get_or_create(
-        pk=DEFAULT_GROUP_ID,
-        defaults={"name": "default", "description": "Default Secret Group", "created_by": "system"},
-    )
-    return group
-
-
-def _group_get(group_id: str) -> SecretGroup:
-    try:
-        return SecretGroup.objects.get(pk=group_id)
-    except SecretGroup.DoesNotExist:
-        if group_id == DEFAULT_GROUP_ID:
-            # The built-in group always exists: a migration creates it and nothing can delete
-            # it, but a database restored or flushed by hand gets it back on first use.
-            return default_group_ensure()
-        raise NotFoundError(
-            f"Secret group {group_id} does not exist.", field="secret_group_id"
-        ) from None
-
-
-def _group_name_free(name: str, *, exclude_id: str | None = None) -> None:
-    clash = SecretGroup.objects.filter(name=name)
-    if exclude_id:
-        clash = clash.exclude(pk=exclude_id)
-    if clash.exists():
-        raise ValidationError({"name": f"A secret group named {name!r} already exists."})
-
-
-@transaction.atomic
-def group_create(*, actor: Actor, name: str, description: str = "") -> SecretGroup:
-    validation.validate_group_name(name)
-    description = validation.validate_description(description)
-    # Locking the default group's row serialises group creation, so two concurrent requests
-    # cannot both slip under the limit (SQLite serialises IMMEDIATE transactions anyway).
-    default = default_group_ensure()
-    SecretGroup.objects.select_for_update().filter(pk=default.pk).first()
-    if SecretGroup.objects.count() >= validation.SECRET_GROUPS_MAX:
-        raise LimitExceededError(
-            f"This instance already has {validation.SECRET_GROUPS_MAX} secret groups, the maximum. "
-            "Delete an empty group first."
-        )
-    _group_name_free(name)
-    try:
-        with transaction.atomic():
-            group = SecretGroup.objects.create(
-                name=name, description=description, created_by=actor.iam_id
-            )
-    except IntegrityError:
-        raise ValidationError({"name": f"A secret group named {name!r} already exists."}) from None
-    audit_record(
-        actor=actor,
-        action="secret_group.create",
-        object_type="secret_group",
-        object_id=group.pk,
-        object_name=name,
-    )
-    return group
-
-
-@transaction.atomic
-def group_update(
-    *, actor: Actor, group_id: str, name: str | None = None, description: str | None = None
-) -> SecretGroup:
-    group = _group_get(group_id)
-    changed: list[str] = []
-    if name is not None and name != group.name:
-        if group.is_default:
-            raise ValidationError({"name": "The default group cannot be renamed."})
-        validation.validate_group_name(name)
-        _group_name_free(name, exclude_id=group.pk)
-        group.name = name
-        changed.append("name")
-    if description is not None and description != group.description:
-        group.description = validation.validate_description(description)
-        changed.append("description")
-    if changed:
-        group.save(update_fields=[*changed, "updated_at"])
-        audit_record(
-            actor=actor,
-            action="secret_group.update",
-            object_type="secret_group",
-            object_id=group.pk,
-            object_name=group.name,
-            detail={"changed": changed},
-        )
-    return group
-
-
-@transaction.atomic
-def group_delete(*, actor: Actor, group_id: str) -> None:
-    group = _group_get(group_id)
-    if group.is_default:
-        raise ConflictError("The default secret group cannot be deleted.")
-    count = group.secrets.count()
-    if count:
-        raise ConflictError(
-            f"Secret group {group.name!r} still holds {count} secret{'s' if count != 1 else ''}. "
-            "A group must be empty before it can be deleted: delete its secrets first."
-        )
-    audit_record(
-        actor=actor,
-        action="secret_group.delete",
-        object_type="secret_group",
-        object_id=group.pk,
-        object_name=group.name,
-    )
-    group.delete()
-
-
-# ---------------------------------------------------------------------------------------------
-# Secrets and versions
-
-
-def _common_secret_fields(
+def common_secret_fields(
     *,
     name: str,
     secret_type: str,
@@ -185,7 +64,7 @@ def _common_secret_fields(
             errors.update(exc.error_dict)
     if errors:
         raise ValidationError(errors)
-    group = _group_get(secret_group_id)
+    group = group_get(secret_group_id)
     if Secret.objects.filter(secret_type=secret_type, name=name).exists():
         raise ConflictError(
             f"A {SecretType(secret_type).label} secret named {name!r} already exists. "
@@ -195,7 +74,7 @@ def _common_secret_fields(
     return group, cleaned
 
 
-def _set_labels(secret: Secret, labels: list[str]) -> None:
+def set_labels(secret: Secret, labels: list[str]) -> None:
     secret.label_rows.all().delete()
     SecretLabel.objects.bulk_create([SecretLabel(secret=secret, name=label) for label in labels])
 
@@ -204,7 +83,7 @@ def _encode_payload(payload: Payload) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
-def _version_add(
+def version_add(
     *,
     actor: Actor,
     secret: Secret,
@@ -273,7 +152,7 @@ def arbitrary_secret_create(
     version_custom_metadata: dict[str, Any] | None = None,
     expiration_date: datetime | None = None,
 ) -> Secret:
-    group, cleaned = _common_secret_fields(
+    group, cleaned = common_secret_fields(
         name=name,
         secret_type=SecretType.ARBITRARY,
         secret_group_id=secret_group_id,
@@ -295,8 +174,8 @@ def arbitrary_secret_create(
         expiration_date=expiration_date,
         created_by=actor.iam_id,
     )
-    _set_labels(secret, cleaned["labels"])
-    _version_add(
+    set_labels(secret, cleaned["labels"])
+    version_add(
         actor=actor,
         secret=secret,
         payload=payload,
@@ -313,7 +192,7 @@ def arbitrary_secret_create(
     return secret
 
 
-def _secret_get_for_update(secret_id: UUID | str) -> Secret:
+def secret_get_for_update(secret_id: UUID | str) -> Secret:
     try:
         return Secret.objects.select_for_update().get(pk=secret_id)
     except (Secret.DoesNotExist, ValidationError, ValueError):
@@ -328,14 +207,14 @@ def arbitrary_secret_rotate(
     payload: str,
     version_custom_metadata: dict[str, Any] | None = None,
 ) -> SecretVersion:
-    secret = _secret_get_for_update(secret_id)
+    secret = secret_get_for_update(secret_id)
     if secret.secret_type != SecretType.ARBITRARY:
         raise ConflictError("Only arbitrary secrets take a new value directly.")
     validation.validate_arbitrary_payload(payload)
     metadata = validation.validate_metadata(
         version_custom_metadata, field="version_custom_metadata"
     )
-    version = _version_add(
+    version = version_add(
         actor=actor, secret=secret, payload=payload, version_custom_metadata=metadata
     )
     audit_record(

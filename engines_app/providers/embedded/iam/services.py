@@ -1,0 +1,486 @@
+"""Embedded IAM services: identities, API keys, tokens, policies and authorizations.
+
+API key values are returned once, from `api_key_create`, and stored only as SHA-256 digests.
+Access tokens are HS256 JWTs signed with a key derived from SECRET_KEY.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import jwt
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+
+from console.audit import audit_record
+from console.identity import Actor, iam_id_for_user
+from engines_app.providers.embedded.iam.models import (
+    AccessGroup,
+    AccessPolicy,
+    Account,
+    ApiKey,
+    IamUser,
+    Role,
+    ServiceAuthorization,
+    ServiceId,
+)
+from secrets_app.errors import AccessDeniedError, NotFoundError, ServiceError
+
+TOKEN_TTL_SECONDS = 3600
+APIKEY_GRANT = "urn:ibm:params:oauth:grant-type:apikey"
+SECRETS_MANAGER_SERVICE = "secrets-manager"
+
+# What each role allows. Roles nest: Manager ⊇ Writer ⊇ SecretsReader ⊇ Reader.
+_READER = frozenset(
+    {"secret.metadata.read", "secret_group.read", "secret_task.read", "configuration.read"}
+)
+_SECRETS_READER = _READER | {"secret.read"}
+_WRITER = _SECRETS_READER | {
+    "secret.create",
+    "secret.update",
+    "secret.rotate",
+    "secret_task.delete",
+}
+_MANAGER = _WRITER | {
+    "secret.delete",
+    "secret_group.manage",
+    "secret_task.update",
+    "configuration.manage",
+}
+ROLE_ACTIONS: dict[str, frozenset[str]] = {
+    Role.READER: _READER,
+    Role.SECRETS_READER: _SECRETS_READER,
+    Role.WRITER: _WRITER,
+    Role.MANAGER: _MANAGER,
+    # The credentials provider job's role: report task results, nothing else.
+    Role.SECRET_TASK_UPDATER: frozenset({"secret_task.update"}),
+}
+
+
+class InvalidApiKeyError(ServiceError):
+    code = "invalid_api_key"
+    status = 400
+
+
+class InvalidTokenError(ServiceError):
+    code = "invalid_token"
+    status = 401
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Whoever a bearer token stands for."""
+
+    iam_id: str
+    name: str
+    kind: str  # "user" | "service_id"
+    is_superuser: bool = False
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(iam_id=self.iam_id, name=self.name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Identities
+
+
+def account_default() -> Account:
+    account, _ = Account.objects.get_or_create(
+        pk=settings.SM_ACCOUNT_ID, defaults={"name": "Embedded account"}
+    )
+    return account
+
+
+def iam_user_for(user: AbstractBaseUser) -> IamUser:
+    iam_id = iam_id_for_user(int(user.pk))
+    iam_user, _ = IamUser.objects.get_or_create(
+        iam_id=iam_id, defaults={"user": user, "account": account_default()}
+    )
+    return iam_user
+
+
+@transaction.atomic
+def service_id_create(
+    *, actor: Actor, name: str, description: str = "", managed: bool = False
+) -> ServiceId:
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 128:
+        raise ValidationError({"name": "A service ID name is 1 to 128 characters long."})
+    service_id = ServiceId.objects.create(
+        name=name,
+        description=description,
+        account=account_default(),
+        managed_by_secrets_manager=managed,
+        created_by=actor.iam_id,
+    )
+    audit_record(
+        actor=actor,
+        action="iam.service_id.create",
+        object_type="service_id",
+        object_id=service_id.pk,
+        object_name=name,
+    )
+    return service_id
+
+
+def service_id_get(service_id: str) -> ServiceId:
+    try:
+        return ServiceId.objects.get(pk=service_id)
+    except ServiceId.DoesNotExist:
+        raise NotFoundError(
+            f"Service ID {service_id} does not exist.", field="service_id"
+        ) from None
+
+
+@transaction.atomic
+def service_id_delete(*, actor: Actor, service_id: str) -> None:
+    sid = service_id_get(service_id)
+    audit_record(
+        actor=actor,
+        action="iam.service_id.delete",
+        object_type="service_id",
+        object_id=sid.pk,
+        object_name=sid.name,
+    )
+    sid.delete()
+
+
+@transaction.atomic
+def access_group_create(
+    *,
+    actor: Actor,
+    name: str,
+    description: str = "",
+    service_ids: Iterable[ServiceId] = (),
+    users: Iterable[IamUser] = (),
+) -> AccessGroup:
+    if AccessGroup.objects.filter(name=name).exists():
+        raise ValidationError({"name": f"An access group named {name!r} already exists."})
+    group = AccessGroup.objects.create(
+        name=name, description=description, account=account_default()
+    )
+    group.service_ids.add(*service_ids)
+    group.users.add(*users)
+    audit_record(
+        actor=actor,
+        action="iam.access_group.create",
+        object_type="access_group",
+        object_id=group.pk,
+        object_name=name,
+    )
+    return group
+
+
+@transaction.atomic
+def access_group_add_member(*, actor: Actor, access_group_id: str, service_id: ServiceId) -> None:
+    group = AccessGroup.objects.get(pk=access_group_id)
+    group.service_ids.add(service_id)
+    audit_record(
+        actor=actor,
+        action="iam.access_group.add_member",
+        object_type="access_group",
+        object_id=group.pk,
+        object_name=group.name,
+        detail={"service_id": service_id.pk},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# API keys
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(
+    *,
+    actor: Actor,
+    name: str,
+    description: str = "",
+    service_id: ServiceId | None = None,
+    user: IamUser | None = None,
+) -> tuple[ApiKey, str]:
+    """Create an API key for a service ID or a user. Returns the key and its value (shown once)."""
+    if (service_id is None) == (user is None):
+        raise ValidationError("An API key belongs to exactly one service ID or user.")
+    if service_id is not None and service_id.locked:
+        raise ValidationError({"service_id": f"Service ID {service_id.name} is locked."})
+    value = secrets.token_urlsafe(33)  # 44 characters, base64url alphabet
+    key = ApiKey.objects.create(
+        name=name,
+        description=description,
+        account=account_default(),
+        service_id=service_id,
+        user=user,
+        key_sha256=_digest(value),
+        created_by=actor.iam_id,
+    )
+    audit_record(
+        actor=actor,
+        action="iam.api_key.create",
+        object_type="api_key",
+        object_id=key.pk,
+        object_name=name,
+        detail={"owner": key.owner_iam_id},
+    )
+    return key, value
+
+
+@transaction.atomic
+def api_key_set_locked(*, actor: Actor, api_key_id: str, locked: bool) -> ApiKey:
+    updated = ApiKey.objects.filter(pk=api_key_id).update(locked=locked)
+    if not updated:
+        raise NotFoundError(f"API key {api_key_id} does not exist.")
+    audit_record(
+        actor=actor,
+        action="iam.api_key.lock" if locked else "iam.api_key.unlock",
+        object_type="api_key",
+        object_id=api_key_id,
+    )
+    return ApiKey.objects.get(pk=api_key_id)
+
+
+@transaction.atomic
+def api_key_delete(*, actor: Actor, api_key_id: str) -> None:
+    deleted, _ = ApiKey.objects.filter(pk=api_key_id).delete()
+    if deleted:
+        audit_record(
+            actor=actor, action="iam.api_key.delete", object_type="api_key", object_id=api_key_id
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokens
+
+
+def _signing_key() -> bytes:
+    return hmac.new(
+        settings.SECRET_KEY.encode(), b"sm-embedded-iam-token-signing", hashlib.sha256
+    ).digest()
+
+
+def token_issue(*, apikey: str) -> dict[str, object]:
+    """Exchange an API key for an access token, as IAM's /identity/token does (§1.2)."""
+    key = (
+        ApiKey.objects.select_related("service_id", "user__user")
+        .filter(key_sha256=_digest(apikey or ""))
+        .first()
+        if apikey
+        else None
+    )
+    owner_locked = key is not None and key.service_id is not None and key.service_id.locked
+    owner_inactive = key is not None and key.user is not None and not key.user.user.is_active
+    if key is None or key.locked or owner_locked or owner_inactive:
+        # One message for every cause, so a caller learns nothing about which part was wrong.
+        raise InvalidApiKeyError("Provided API key could not be found.")
+    now = int(time.time())
+    if key.service_id is not None:
+        iam_id, name, sub_type = key.service_id.iam_id, key.service_id.name, "ServiceId"
+    else:
+        assert key.user is not None
+        iam_id, name, sub_type = key.user.iam_id, key.user.user.get_username(), "user"
+    claims = {
+        "iss": f"{settings.SM_PUBLIC_URL}/identity",
+        "sub": iam_id,
+        "iam_id": iam_id,
+        "name": name,
+        "sub_type": sub_type,
+        "identifier": key.pk,
+        "account": {"bss": key.account_id},
+        "grant_type": APIKEY_GRANT,
+        "iat": now,
+        "exp": now + TOKEN_TTL_SECONDS,
+        "jti": str(uuid.uuid4()),
+    }
+    token = jwt.encode(claims, _signing_key(), algorithm="HS256")
+    return {
+        "access_token": token,
+        "refresh_token": secrets.token_urlsafe(32),
+        "token_type": "Bearer",
+        "expires_in": TOKEN_TTL_SECONDS,
+        "expiration": now + TOKEN_TTL_SECONDS,
+        "scope": "ibm openid",
+    }
+
+
+def token_verify(token: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token,
+            _signing_key(),
+            algorithms=["HS256"],
+            options={"require": ["exp", "iat", "iam_id"]},
+            issuer=f"{settings.SM_PUBLIC_URL}/identity",
+        )
+    except jwt.ExpiredSignatureError:
+        raise InvalidTokenError("The access token has expired; request a new one.") from None
+    except jwt.InvalidTokenError:
+        raise InvalidTokenError("The access token is not valid.") from None
+    iam_id = str(claims["iam_id"])
+    if iam_id.startswith("iam-ServiceId-"):
+        sid = ServiceId.objects.filter(pk=iam_id.removeprefix("iam-")).first()
+        if sid is None or sid.locked:
+            raise InvalidTokenError(
+                "The identity behind this access token no longer exists or is locked."
+            )
+        return Principal(iam_id=iam_id, name=sid.name, kind="service_id")
+    iam_user = IamUser.objects.select_related("user").filter(pk=iam_id).first()
+    if iam_user is None or not iam_user.user.is_active:
+        raise InvalidTokenError(
+            "The identity behind this access token no longer exists or is disabled."
+        )
+    return Principal(
+        iam_id=iam_id,
+        name=iam_user.user.get_username(),
+        kind="user",
+        is_superuser=iam_user.user.is_superuser,
+    )
+
+
+def principal_for_user(user: AbstractBaseUser) -> Principal:
+    iam_user = iam_user_for(user)
+    return Principal(
+        iam_id=iam_user.iam_id,
+        name=user.get_username(),
+        kind="user",
+        is_superuser=bool(getattr(user, "is_superuser", False)),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Policies
+
+
+@transaction.atomic
+def policy_grant(
+    *,
+    actor: Actor,
+    role: str,
+    secret_group_id: str | None = None,
+    user: IamUser | None = None,
+    service_id: ServiceId | None = None,
+    access_group: AccessGroup | None = None,
+) -> AccessPolicy:
+    if role not in Role.values:
+        raise ValidationError(
+            {"role": f"Unknown role {role!r}; use one of {', '.join(Role.values)}."}
+        )
+    if sum(x is not None for x in (user, service_id, access_group)) != 1:
+        raise ValidationError(
+            "A policy has exactly one subject: a user, a service ID or an access group."
+        )
+    existing = AccessPolicy.objects.filter(
+        role=role,
+        secret_group_id=secret_group_id,
+        user=user,
+        service_id=service_id,
+        access_group=access_group,
+    ).first()
+    if existing:
+        return existing
+    policy = AccessPolicy.objects.create(
+        role=role,
+        secret_group_id=secret_group_id,
+        user=user,
+        service_id=service_id,
+        access_group=access_group,
+        created_by=actor.iam_id,
+    )
+    audit_record(
+        actor=actor,
+        action="iam.policy.grant",
+        object_type="access_policy",
+        object_id=str(policy.pk),
+        object_name=str(policy),
+    )
+    return policy
+
+
+def roles_for(principal: Principal, *, secret_group_id: str | None) -> set[str]:
+    """Roles the principal holds on a secret group (or instance-wide when None)."""
+    if principal.is_superuser:
+        return {Role.MANAGER}
+    if principal.kind == "service_id":
+        subject = Q(service_id_id=principal.iam_id.removeprefix("iam-")) | Q(
+            access_group__service_ids__pk=principal.iam_id.removeprefix("iam-")
+        )
+    else:
+        subject = Q(user_id=principal.iam_id) | Q(access_group__users__pk=principal.iam_id)
+    scope = Q(secret_group__isnull=True)
+    if secret_group_id is not None:
+        scope |= Q(secret_group_id=secret_group_id)
+    return set(
+        AccessPolicy.objects.filter(subject & scope).values_list("role", flat=True).distinct()
+    )
+
+
+def is_allowed(principal: Principal, action: str, *, secret_group_id: str | None) -> bool:
+    return any(
+        action in ROLE_ACTIONS[role]
+        for role in roles_for(principal, secret_group_id=secret_group_id)
+    )
+
+
+def authorize(principal: Principal, action: str, *, secret_group_id: str | None) -> None:
+    if not is_allowed(principal, action, secret_group_id=secret_group_id):
+        where = f"secret group {secret_group_id}" if secret_group_id else "this instance"
+        raise AccessDeniedError(f"{principal.name} is not allowed to perform {action} on {where}.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Service-to-service authorizations
+
+
+@transaction.atomic
+def authorization_create(
+    *,
+    actor: Actor,
+    source_service: str,
+    target_service: str,
+    roles: list[str],
+    target_resource: str = "",
+    source_instance: str = "",
+) -> ServiceAuthorization:
+    if not roles:
+        raise ValidationError({"roles": "An authorization grants at least one role."})
+    auth = ServiceAuthorization.objects.create(
+        source_service=source_service,
+        source_instance=source_instance,
+        target_service=target_service,
+        target_resource=target_resource,
+        roles=sorted(set(roles)),
+        created_by=actor.iam_id,
+    )
+    audit_record(
+        actor=actor,
+        action="iam.authorization.create",
+        object_type="authorization",
+        object_id=str(auth.pk),
+        object_name=str(auth),
+    )
+    return auth
+
+
+def authorization_exists(
+    *, source_service: str, target_service: str, target_resource: str, roles: Iterable[str]
+) -> bool:
+    """Whether one authorization covers the target (or all of the target service) with every role."""
+    wanted = set(roles)
+    candidates = ServiceAuthorization.objects.filter(
+        Q(target_resource="") | Q(target_resource=target_resource),
+        source_service=source_service,
+        target_service=target_service,
+    ).values_list("roles", flat=True)
+    return any(wanted <= set(r) for r in candidates)

@@ -1,0 +1,113 @@
+"""The resource controller as the secrets code sees it: service instances and resource keys.
+
+Service credentials secrets (reference/sm-api.md §6.2) create one resource key per version on the
+service instance named in `source_service.instance.crn`, and delete it with the version. This
+module is the seam: the secrets code calls a `ResourceControllerProvider` obtained from
+`get_resource_controller()`, and only the provider knows whether the keys live in the console's
+own database (the embedded implementation) or in a real IBM Cloud account.
+
+Results are small frozen dataclasses. `ResourceKeyResult.credentials` holds secret material, so it
+is left out of the dataclass repr and must never be logged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from console.identity import Actor
+
+
+@dataclass(frozen=True)
+class RoleInfo:
+    """An IAM role a service offers for its credentials, e.g. Writer or Object Reader."""
+
+    name: str
+    crn: str
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    """A service that supports service credentials. `key` is IBM's service name in CRNs."""
+
+    key: str
+    label: str
+    roles: tuple[RoleInfo, ...]
+    hmac: bool = False
+
+
+@dataclass(frozen=True)
+class ServiceInstanceInfo:
+    guid: str
+    name: str
+    service: str
+    region: str
+    crn: str
+
+
+@dataclass(frozen=True)
+class ResourceKeyResult:
+    """A newly created resource key and its credentials (the secret payload of the version)."""
+
+    crn: str
+    name: str
+    credentials: dict[str, Any] = field(repr=False)
+    role_crn: str | None = None
+    iam_apikey_id: str = ""
+    serviceid_crn: str = ""
+
+
+class ResourceControllerProvider(Protocol):
+    """What a resource controller must offer. Every method is keyword-only.
+
+    Lookups of an unknown service, instance or key raise `secrets_app.errors.NotFoundError`;
+    invalid input raises django's `ValidationError` keyed by the argument's name.
+    """
+
+    def list_services(self) -> list[ServiceInfo]:
+        """The supported services, in display order."""
+        ...
+
+    def service_roles(self, *, service_key: str) -> list[str]:
+        """Names of the IAM roles a service offers for credentials. "None" is not one of them:
+        callers offer it themselves and pass `role=None`."""
+        ...
+
+    def list_instances(self, *, service_key: str | None = None) -> list[ServiceInstanceInfo]:
+        """Service instances of the supported services, optionally of one service only."""
+        ...
+
+    def get_instance(self, *, crn: str) -> ServiceInstanceInfo: ...
+
+    def create_resource_key(
+        self,
+        *,
+        instance_crn: str,
+        name: str,
+        role: str | None,
+        hmac: bool,
+        serviceid_crn: str | None,
+        actor: Actor,
+    ) -> ResourceKeyResult:
+        """Create a resource key on the instance.
+
+        `role` is a role name or role CRN the service offers, or None for a service ID whose
+        policies are configured beforehand. `serviceid_crn` names an existing service ID; None
+        auto-generates one. `hmac` asks for HMAC keys (Cloud Object Storage only).
+        """
+        ...
+
+    def delete_resource_key(self, *, crn: str, actor: Actor) -> None:
+        """Delete the key so that its credentials stop working. Deleting twice is not an error."""
+        ...
+
+
+def get_resource_controller() -> ResourceControllerProvider:
+    """The provider in use: the embedded resource controller."""
+    # Imported here so that importing the interface never loads models before the app registry.
+    from engines_app.providers.embedded.resource_controller.embedded import (
+        EmbeddedResourceController,
+    )
+
+    return EmbeddedResourceController()

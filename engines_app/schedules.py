@@ -1,0 +1,39 @@
+"""Recurring background work, as data. `manage.py setup_schedules` applies it (the only writer)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django_q.models import Schedule
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    name: str
+    func: str
+    minutes: int
+
+
+SCHEDULES = [
+    # Fails tasks past their task_timeout and removes finished job runs past their retention.
+    ScheduleSpec(name="secret-tasks-sweep", func="engines_app.tasks.sweep", minutes=1),
+]
+
+
+def ensure_schedules() -> list[str]:
+    names = []
+    for spec in SCHEDULES:
+        Schedule.objects.update_or_create(
+            name=spec.name,
+            defaults={
+                "func": spec.func,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": spec.minutes,
+                "repeats": -1,
+            },
+        )
+        names.append(spec.name)
+    Schedule.objects.filter(name__in=[s.name for s in SCHEDULES]).exclude(
+        func__in=[s.func for s in SCHEDULES]
+    ).delete()
+    return names

@@ -1,0 +1,225 @@
+"""Secrets engine configurations: custom credentials and IAM credentials (sm-api.md §4.10)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from console.audit import audit_record
+from console.identity import Actor
+from engines_app import schema as schemas
+from engines_app.models import ConfigType, Configuration
+from engines_app.providers.code_engine import get_code_engine
+from engines_app.providers.iam import get_iam
+from secrets_app import crypto, validation
+from secrets_app.errors import ConflictError, LimitExceededError, NotFoundError
+from secrets_app.models import Secret, SecretType
+
+CE_AUTHORIZATION_ROLES = ("Viewer", "Writer")
+API_KEY_RE = r"^(?:[A-Za-z0-9_\-]{4})*(?:[A-Za-z0-9_\-]{2}==|[A-Za-z0-9_\-]{3}=)?$"
+
+
+def code_engine_authorized(project_id: str) -> bool:
+    return get_iam().authorization_exists(
+        source_service="secrets-manager",
+        target_service="codeengine",
+        target_resource=project_id,
+        roles=CE_AUTHORIZATION_ROLES,
+    )
+
+
+def _api_key_ref(secret_id: str | None) -> Secret | None:
+    if not secret_id:
+        return None
+    if not validation.UUID_RE.match(str(secret_id)):
+        raise ValidationError(
+            {"api_key_ref": "api_key_ref is the id (a UUID) of an IAM credentials secret."}
+        )
+    secret = Secret.objects.filter(pk=secret_id).first()
+    if secret is None or secret.secret_type != SecretType.IAM_CREDENTIALS:
+        raise ValidationError(
+            {"api_key_ref": f"There is no IAM credentials secret with id {secret_id}."}
+        )
+    if not (secret.rotation or {}).get("auto_rotate"):
+        raise ValidationError(
+            {
+                "api_key_ref": f"IAM credentials secret {secret.name} must have automatic rotation turned on."
+            }
+        )
+    return secret
+
+
+@transaction.atomic
+def custom_configuration_create(
+    *,
+    actor: Actor,
+    name: str,
+    region: str,
+    project_id: str,
+    job_name: str,
+    api_key_ref: str | None = None,
+    task_timeout: str | None = None,
+) -> Configuration:
+    """Create a custom credentials configuration and derive its schema from the job's variables."""
+    validation.validate_configuration_name(name)
+    timeout_text, timeout_seconds = validation.parse_task_timeout(task_timeout)
+    if Configuration.objects.filter(config_type=ConfigType.CUSTOM_CREDENTIALS, name=name).exists():
+        raise ValidationError(
+            {"name": f"A custom credentials configuration named {name!r} already exists."}
+        )
+    if (
+        Configuration.objects.filter(config_type=ConfigType.CUSTOM_CREDENTIALS).count()
+        >= validation.CUSTOM_CONFIGURATIONS_MAX
+    ):
+        raise LimitExceededError(
+            f"This instance already has {validation.CUSTOM_CONFIGURATIONS_MAX} custom credentials configurations, the maximum."
+        )
+    ce = get_code_engine()
+    try:
+        job = ce.get_job(project_id=project_id, job_name=job_name, region=region)
+    except NotFoundError as exc:
+        raise ValidationError({exc.field or "job_name": exc.message}) from None
+    clash = Configuration.objects.filter(
+        code_engine_project_id=project_id, code_engine_job_name=job_name
+    ).first()
+    if clash:
+        raise ValidationError(
+            {
+                "job_name": f"Job {job_name} already backs configuration {clash.name}; a job serves one configuration."
+            }
+        )
+    if not code_engine_authorized(project_id):
+        raise ConflictError(
+            f"Secrets Manager is not authorized to access Code Engine project {job.project_name}: "
+            "create the service authorization (Secrets Manager → Code Engine, roles Viewer and Writer) first.",
+            field="project_id",
+        )
+    key_ref = _api_key_ref(api_key_ref)
+    try:
+        schema = schemas.derive_schema(job.env)
+    except ValidationError as exc:
+        raise ValidationError(
+            {"job_name": [f"Job {job_name} declares an invalid schema: {m}" for m in exc.messages]}
+        ) from None
+    key_ref_name = f"sm-access-{uuid.uuid4()}"
+    # Secrets Manager injects its instance URL and the access key reference into the job, and
+    # removes completed runs unless the job already says otherwise.
+    inject = {"SM_ACCESS_APIKEY_REF": key_ref_name}
+    if "CE_REMOVE_COMPLETED_JOBS" not in job.env:
+        inject["CE_REMOVE_COMPLETED_JOBS"] = "IMMEDIATELY"
+    ce.set_job_env(actor=actor, project_id=project_id, job_name=job_name, env=inject)
+    config = Configuration.objects.create(
+        name=name,
+        config_type=ConfigType.CUSTOM_CREDENTIALS,
+        created_by=actor.iam_id,
+        code_engine_project_id=project_id,
+        code_engine_job_name=job_name,
+        code_engine_region=region,
+        code_engine_key_ref=key_ref_name,
+        api_key_ref=key_ref,
+        task_timeout=timeout_text,
+        task_timeout_seconds=timeout_seconds,
+        schema=schema,
+    )
+    audit_record(
+        actor=actor,
+        action="configuration.create",
+        object_type="configuration",
+        object_id=str(config.pk),
+        object_name=name,
+    )
+    return config
+
+
+def configuration_get(*, name: str, config_type: str | None = None) -> Configuration:
+    qs = Configuration.objects.filter(name=name)
+    if config_type:
+        qs = qs.filter(config_type=config_type)
+    found = list(qs[:2])
+    if not found:
+        raise NotFoundError(f"There is no configuration named {name!r}.")
+    if len(found) > 1:
+        raise ConflictError(
+            f"More than one configuration is named {name!r}; say which config_type you mean."
+        )
+    return found[0]
+
+
+@transaction.atomic
+def configuration_update_task_timeout(
+    *, actor: Actor, name: str, task_timeout: str
+) -> Configuration:
+    config = configuration_get(name=name, config_type=ConfigType.CUSTOM_CREDENTIALS)
+    config.task_timeout, config.task_timeout_seconds = validation.parse_task_timeout(task_timeout)
+    config.save(update_fields=["task_timeout", "task_timeout_seconds", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="configuration.update",
+        object_type="configuration",
+        object_id=str(config.pk),
+        object_name=name,
+        detail={"changed": ["task_timeout"]},
+    )
+    return config
+
+
+@transaction.atomic
+def configuration_delete(*, actor: Actor, name: str, config_type: str | None = None) -> None:
+    config = configuration_get(name=name, config_type=config_type)
+    users = list(config.secrets.order_by("name").values_list("name", flat=True)[:20])
+    if users:
+        raise ConflictError(
+            f"Configuration {name} is used by {len(users)} secret(s): {', '.join(users)}. Delete them first."
+        )
+    audit_record(
+        actor=actor,
+        action="configuration.delete",
+        object_type="configuration",
+        object_id=str(config.pk),
+        object_name=name,
+    )
+    config.delete()
+
+
+@transaction.atomic
+def iam_configuration_create(
+    *, actor: Actor, api_key: str, name: str = "iam-configuration", disabled: bool = False
+) -> Configuration:
+    """Configure the IAM credentials engine with an API key that can manage service IDs and keys."""
+    validation.validate_configuration_name(name)
+    if (
+        not isinstance(api_key, str)
+        or not 5 <= len(api_key) <= 60
+        or not re.match(API_KEY_RE, api_key)
+    ):
+        raise ValidationError(
+            {"api_key": "That does not look like an IAM API key (5 to 60 base64url characters)."}
+        )
+    if Configuration.objects.filter(config_type=ConfigType.IAM_CREDENTIALS).exists():
+        raise ConflictError(
+            "The IAM credentials engine is already configured; edit the existing configuration."
+        )
+    if not get_iam().api_key_is_valid(api_key):
+        raise ValidationError(
+            {"api_key": "IAM does not accept this API key (unknown, locked or deleted)."}
+        )
+    config = Configuration(
+        name=name,
+        config_type=ConfigType.IAM_CREDENTIALS,
+        created_by=actor.iam_id,
+        disabled=disabled,
+    )
+    config.save()
+    config.set_sealed(crypto.seal(api_key.encode(), context=config.seal_context()))
+    config.save(update_fields=["sealed_key_id", "sealed_wrapped_key", "sealed_ciphertext"])
+    audit_record(
+        actor=actor,
+        action="configuration.create",
+        object_type="configuration",
+        object_id=str(config.pk),
+        object_name=name,
+    )
+    return config

@@ -1,0 +1,552 @@
+"""Custom credentials secrets and their secret tasks (sm-api.md §4.9, §5).
+
+A secret starts in pre_activation with a queued create_credentials task. A django-q2 worker
+dispatches the task to the configuration's Code Engine job; the job reports back through
+`secret_task_update` (PUT /api/v2/secrets/{id}/tasks/{task_id}), which stores the version and
+activates the secret, or records the provider's errors.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from console.audit import audit_record
+from console.identity import Actor
+from engines_app import schema as schemas
+from engines_app.models import ConfigType, Configuration
+from engines_app.providers.code_engine import get_code_engine
+from engines_app.providers.embedded.iam.services import Principal, authorize
+from engines_app.providers.iam import get_iam
+from secrets_app import validation
+from secrets_app.errors import NotFoundError, ServiceError
+from secrets_app.models import (
+    DEFAULT_GROUP_ID,
+    Secret,
+    SecretState,
+    SecretTask,
+    SecretType,
+    SecretVersion,
+    TaskStatus,
+    TaskTrigger,
+    TaskType,
+    VersionAlias,
+)
+from secrets_app.services.iam_credentials import next_rotation
+from secrets_app.services.versions import common_secret_fields, set_labels, version_add
+
+logger = logging.getLogger(__name__)
+
+TASKS_KEPT = 100
+JOB_ACTOR = Actor(iam_id="iam-ServiceId-secrets-manager-jobs", name="Secrets Manager (job runner)")
+CE_ROLES = ("Viewer", "Writer")
+
+
+class TaskStateError(ServiceError):
+    code = "task_not_updatable"
+    status = 400
+
+
+def _task_error(code: str, description: str) -> list[dict[str, str]]:
+    return [{"code": code, "description": description}]
+
+
+def configuration_get(name: str, *, field: str = "configuration") -> Configuration:
+    if (
+        not isinstance(name, str)
+        or not validation.CONFIGURATION_REF_RE.match(name)
+        or not 2 <= len(name) <= 128
+    ):
+        raise ValidationError(
+            {
+                field: "A configuration name is 2 to 128 letters, digits, dashes, dots and underscores."
+            }
+        )
+    config = Configuration.objects.filter(
+        config_type=ConfigType.CUSTOM_CREDENTIALS, name=name
+    ).first()
+    if config is None:
+        raise ValidationError(
+            {field: f"There is no custom credentials configuration named {name!r}."}
+        )
+    return config
+
+
+# ---------------------------------------------------------------------------------------------
+# Creating secrets and tasks
+
+
+def task_create(
+    *,
+    actor: Actor,
+    secret: Secret,
+    task_type: str,
+    trigger: str,
+    version: SecretVersion | None = None,
+    version_custom_metadata: dict[str, Any] | None = None,
+    retry_of: SecretTask | None = None,
+) -> SecretTask:
+    """Queue a task (caller holds a transaction); it is dispatched once the transaction commits."""
+    from django_q.tasks import async_task
+
+    task = SecretTask.objects.create(
+        secret=secret,
+        type=task_type,
+        trigger=trigger,
+        secret_version=version,
+        secret_version_ref=version.pk if version else None,
+        version_custom_metadata=version_custom_metadata or {},
+        retry_of=retry_of,
+        attempt=(retry_of.attempt + 1) if retry_of else 1,
+        created_by=actor.iam_id,
+        updated_by=actor.iam_id,
+    )
+    # History is capped at 100 tasks per secret: drop the oldest finished ones.
+    finished = SecretTask.objects.filter(
+        secret=secret,
+        status__in=[
+            TaskStatus.CREDENTIALS_CREATED,
+            TaskStatus.CREDENTIALS_DELETED,
+            TaskStatus.FAILED,
+        ],
+    )
+    excess = SecretTask.objects.filter(secret=secret).count() - TASKS_KEPT
+    if excess > 0:
+        old = list(finished.order_by("creation_date").values_list("pk", flat=True)[:excess])
+        SecretTask.objects.filter(pk__in=old).delete()
+    task_id = task.pk
+    transaction.on_commit(
+        lambda: async_task("engines_app.tasks.secret_task_run", task_id, task_name=task_id)
+    )
+    return task
+
+
+@transaction.atomic
+def custom_credentials_secret_create(
+    *,
+    actor: Actor,
+    name: str,
+    configuration: str,
+    parameters: dict[str, Any] | None = None,
+    secret_group_id: str = DEFAULT_GROUP_ID,
+    description: str = "",
+    labels: list[str] | None = None,
+    custom_metadata: dict[str, Any] | None = None,
+    version_custom_metadata: dict[str, Any] | None = None,
+    ttl: str | None = None,
+    rotation: dict[str, Any] | None = None,
+) -> Secret:
+    errors: dict[str, list[ValidationError]] = {}
+    group = config = None
+    params: dict[str, Any] = {}
+    ttl_seconds = policy = None
+    cleaned: dict[str, Any] = {}
+    try:
+        group, cleaned = common_secret_fields(
+            name=name,
+            secret_type=SecretType.CUSTOM_CREDENTIALS,
+            secret_group_id=secret_group_id,
+            description=description,
+            labels=labels,
+            custom_metadata=custom_metadata,
+            version_custom_metadata=version_custom_metadata,
+        )
+    except ValidationError as exc:
+        errors.update(exc.error_dict)
+    try:
+        config = configuration_get(configuration)
+        params = schemas.validate_against(
+            config.schema, parameters or {}, kind="parameter", field="parameters"
+        )
+    except ValidationError as exc:
+        errors.update(exc.error_dict)
+    try:
+        ttl_seconds = validation.parse_ttl(ttl, secret_type=SecretType.CUSTOM_CREDENTIALS)
+        policy = validation.validate_rotation(
+            rotation, secret_type=SecretType.CUSTOM_CREDENTIALS, ttl_seconds=ttl_seconds
+        )
+    except ValidationError as exc:
+        errors.update(exc.error_dict)
+    if errors:
+        raise ValidationError(errors)
+    assert group is not None and config is not None
+    secret = Secret.objects.create(
+        name=name,
+        description=cleaned["description"],
+        secret_type=SecretType.CUSTOM_CREDENTIALS,
+        secret_group=group,
+        state=SecretState.PRE_ACTIVATION,
+        state_reason="Waiting for the credentials provider job to create the credentials.",
+        labels=cleaned["labels"],
+        custom_metadata=cleaned["custom_metadata"],
+        ttl_seconds=ttl_seconds,
+        rotation=policy,
+        created_by=actor.iam_id,
+        configuration=config,
+        parameters=params,
+    )
+    set_labels(secret, cleaned["labels"])
+    task_create(
+        actor=actor,
+        secret=secret,
+        task_type=TaskType.CREATE_CREDENTIALS,
+        trigger=TaskTrigger.SECRET_CREATION,
+        version_custom_metadata=cleaned["version_custom_metadata"],
+    )
+    audit_record(
+        actor=actor,
+        action="secret.create",
+        object_type="secret",
+        object_id=str(secret.pk),
+        object_name=name,
+    )
+    return secret
+
+
+# ---------------------------------------------------------------------------------------------
+# Dispatching a task to its job
+
+
+def _fail(task_id: str, *, code: str, description: str, actor: Actor = JOB_ACTOR) -> bool:
+    """Fail a task that is not finished yet. Returns False if it already was."""
+    open_statuses = [TaskStatus.QUEUED, TaskStatus.PROCESSING]
+    changed = SecretTask.objects.filter(pk=task_id, status__in=open_statuses).update(
+        status=TaskStatus.FAILED,
+        errors=_task_error(code, description),
+        updated_by=actor.iam_id,
+        last_update_date=timezone.now(),
+    )
+    if changed:
+        task = SecretTask.objects.select_related("secret").get(pk=task_id)
+        audit_record(
+            actor=actor,
+            action="secret_task.fail",
+            object_type="secret_task",
+            object_id=task_id,
+            object_name=task.secret.name,
+            detail={"code": code},
+        )
+    return bool(changed)
+
+
+def _access_api_key(config: Configuration) -> str:
+    from secrets_app.services.versions import secret_version_payload_read
+
+    if config.api_key_ref_id is None:
+        raise ServiceError(
+            f"Configuration {config.name} has no IAM credentials secret (api_key_ref), and the embedded "
+            "Code Engine does not support trusted profiles."
+        )
+    current = SecretVersion.objects.filter(
+        secret_id=config.api_key_ref_id, alias=VersionAlias.CURRENT
+    ).first()
+    if current is None:
+        raise ServiceError(
+            f"The IAM credentials secret of configuration {config.name} has no current version."
+        )
+    payload = secret_version_payload_read(actor=JOB_ACTOR, version_id=current.pk)
+    if not isinstance(payload, dict) or not payload.get("api_key"):
+        raise ServiceError(
+            f"The IAM credentials secret of configuration {config.name} holds no API key."
+        )
+    return str(payload["api_key"])
+
+
+def job_environment(task: SecretTask, api_key: str) -> dict[str, str]:
+    """The per-run environment of §5.4."""
+    secret = task.secret
+    assert secret.configuration is not None
+    env = {
+        "SM_ACTION": task.type,
+        "SM_TRIGGER": task.trigger,
+        "SM_INSTANCE_URL": settings.SM_PUBLIC_URL,
+        # Python jobs point IAMAuthenticator here; the embedded IAM lives on the console itself.
+        "SM_IAM_URL": settings.SM_PUBLIC_URL,
+        "SM_SECRET_TASK_ID": task.pk,
+        "SM_SECRET_ID": str(secret.pk),
+        "SM_SECRET_NAME": secret.name,
+        "SM_SECRET_GROUP_ID": secret.secret_group_id,
+        "SM_ACCESS_APIKEY": api_key,
+    }
+    if task.type == TaskType.DELETE_CREDENTIALS:
+        version = task.secret_version
+        env["SM_CREDENTIALS_ID"] = version.credentials_id if version else ""
+        env["SM_SECRET_VERSION_ID"] = str(task.secret_version_ref or "")
+    for param in secret.configuration.schema.get("parameters", []):
+        if param["name"] in secret.parameters:
+            value = schemas.env_value(secret.parameters[param["name"]])
+            env[param["env_variable_name"]] = value
+            # The providers' README names the variable SMIN_<NAME>_VALUE while their code reads
+            # SM_<NAME>_VALUE (sm-api.md §10.10): set both.
+            env[f"SMIN_{param['name'].upper()}_VALUE"] = value
+    return env
+
+
+def secret_task_dispatch(*, task_id: str) -> str:
+    """Claim a queued task and start its job run. Idempotent: a redelivered call does nothing."""
+    claimed = SecretTask.objects.filter(pk=task_id, status=TaskStatus.QUEUED).update(
+        status=TaskStatus.PROCESSING, updated_by=JOB_ACTOR.iam_id, last_update_date=timezone.now()
+    )
+    if not claimed:
+        return "not queued"
+    task = SecretTask.objects.select_related("secret__configuration", "secret_version").get(
+        pk=task_id
+    )
+    config = task.secret.configuration
+    assert config is not None
+    try:
+        if not get_iam().authorization_exists(
+            source_service="secrets-manager",
+            target_service="codeengine",
+            target_resource=config.code_engine_project_id,
+            roles=CE_ROLES,
+        ):
+            raise ServiceError(
+                "Secrets Manager is not authorized to run jobs in Code Engine project "
+                f"{config.code_engine_project_id} (roles Viewer and Writer are needed)."
+            )
+        api_key = _access_api_key(config)
+        get_code_engine().start_job_run(
+            project_id=config.code_engine_project_id,
+            job_name=config.code_engine_job_name,
+            run_name=task.pk,
+            env=job_environment(task, api_key),
+            timeout_seconds=config.task_timeout_seconds,
+        )
+    except ServiceError as exc:
+        _fail(task_id, code="job_not_started", description=exc.message)
+        return "failed to start"
+    return "started"
+
+
+def secret_task_run_finished(
+    *, task_id: str, exit_code: int | None, timed_out: bool, timeout_seconds: int
+) -> bool:
+    """Called when a job run ends. A task the job never reported on is failed here."""
+    if timed_out:
+        return _fail(
+            task_id,
+            code="task_timeout",
+            description=(
+                f"The credentials provider job did not report back within the task timeout "
+                f"({validation.human_duration(timeout_seconds)}) and was stopped."
+            ),
+        )
+    return _fail(
+        task_id,
+        code="job_exited_without_result",
+        description=f"The job run {task_id} exited with code {exit_code} without reporting a result; see its logs in Code Engine.",
+    )
+
+
+def secret_tasks_sweep(*, now: Any = None) -> int:
+    """Fail processing tasks whose configuration's task_timeout has passed (the supervisor's backstop)."""
+    now = now or timezone.now()
+    failed = 0
+    processing = SecretTask.objects.filter(status=TaskStatus.PROCESSING).select_related(
+        "secret__configuration"
+    )
+    for task in processing:
+        config = task.secret.configuration
+        timeout = config.task_timeout_seconds if config else validation.TASK_TIMEOUT_MIN
+        if task.last_update_date + timedelta(seconds=timeout) <= now and _fail(
+            task.pk,
+            code="task_timeout",
+            description=f"The task was still processing after its timeout ({validation.human_duration(timeout)}).",
+        ):
+            failed += 1
+            if config:
+                get_code_engine().stop_job_run(
+                    project_id=config.code_engine_project_id, run_name=task.pk
+                )
+    return failed
+
+
+# ---------------------------------------------------------------------------------------------
+# The job's callback, and cancellation
+
+
+def _task_for(principal: Principal, secret_id: UUID | str, task_id: str, action: str) -> SecretTask:
+    try:
+        secret = Secret.objects.get(pk=secret_id)
+    except (Secret.DoesNotExist, ValidationError, ValueError):
+        raise NotFoundError(f"Secret {secret_id} does not exist.") from None
+    authorize(principal, action, secret_group_id=secret.secret_group_id)
+    task = SecretTask.objects.select_for_update().filter(pk=task_id, secret=secret).first()
+    if task is None:
+        raise NotFoundError(f"Secret {secret_id} has no task {task_id}.")
+    return task
+
+
+def _validate_errors(errors: Any) -> list[dict[str, str]]:
+    if not isinstance(errors, list) or not 1 <= len(errors) <= 10:
+        raise ValidationError({"errors": "A failed task reports 1 to 10 errors."})
+    cleaned = []
+    for item in errors:
+        if (
+            not isinstance(item, dict)
+            or set(item) != {"code", "description"}
+            or not all(isinstance(item[k], str) and item[k] for k in ("code", "description"))
+        ):
+            raise ValidationError(
+                {"errors": 'Each error is {"code": "...", "description": "..."}.'}
+            )
+        cleaned.append({"code": item["code"][:256], "description": item["description"][:1024]})
+    return cleaned
+
+
+@transaction.atomic
+def secret_task_update(
+    *, principal: Principal, secret_id: UUID | str, task_id: str, body: dict[str, Any]
+) -> SecretTask:
+    task = _task_for(principal, secret_id, task_id, "secret_task.update")
+    status = body.get("status")
+    allowed = {
+        TaskStatus.CREDENTIALS_CREATED: {"status", "credentials"},
+        TaskStatus.CREDENTIALS_DELETED: {"status"},
+        TaskStatus.FAILED: {"status", "errors"},
+    }
+    if status not in allowed:
+        raise ValidationError(
+            {"status": "status must be credentials_created, credentials_deleted or failed."}
+        )
+    if extra := set(body) - allowed[status]:
+        raise ValidationError(
+            {sorted(extra)[0]: f"A {status} update does not take {', '.join(sorted(extra))}."}
+        )
+    if task.is_terminal:
+        raise TaskStateError(
+            f"Task {task.pk} is already {task.status}; a finished task accepts no further updates."
+        )
+    if status == TaskStatus.CREDENTIALS_CREATED and task.type != TaskType.CREATE_CREDENTIALS:
+        raise TaskStateError(
+            f"Task {task.pk} deletes credentials; it cannot report credentials_created."
+        )
+    if status == TaskStatus.CREDENTIALS_DELETED and task.type != TaskType.DELETE_CREDENTIALS:
+        raise TaskStateError(
+            f"Task {task.pk} creates credentials; it cannot report credentials_deleted."
+        )
+    secret = (
+        Secret.objects.select_for_update().select_related("configuration").get(pk=task.secret_id)
+    )
+    actor = principal.actor
+    detail: dict[str, Any] = {"status": status}
+    if status == TaskStatus.CREDENTIALS_CREATED:
+        credentials = body.get("credentials")
+        if not isinstance(credentials, dict) or set(credentials) != {"id", "payload"}:
+            raise ValidationError(
+                {"credentials": 'credentials must be {"id": "...", "payload": {...}}.'}
+            )
+        if not isinstance(credentials["id"], str) or len(credentials["id"]) > 256:
+            raise ValidationError(
+                {"credentials": "credentials.id must be a string of at most 256 characters."}
+            )
+        assert secret.configuration is not None
+        payload = schemas.validate_against(
+            secret.configuration.schema,
+            credentials["payload"],
+            kind="credential",
+            field="credentials.payload",
+        )
+        now = timezone.now()
+        expires = now + timedelta(seconds=secret.ttl_seconds) if secret.ttl_seconds else None
+        version = version_add(
+            actor=actor,
+            secret=secret,
+            payload=payload,
+            version_custom_metadata=task.version_custom_metadata,
+            credentials_id=credentials["id"],
+            auto_rotated=task.trigger == TaskTrigger.AUTOMATIC_SECRET_ROTATION,
+            expiration_date=expires,
+        )
+        task.secret_version = version
+        task.secret_version_ref = version.pk
+        secret.state, secret.state_reason = SecretState.ACTIVE, ""
+        secret.expiration_date = expires
+        secret.next_rotation_date = next_rotation(secret.rotation, now)
+        secret.save(
+            update_fields=[
+                "state",
+                "state_reason",
+                "expiration_date",
+                "next_rotation_date",
+                "updated_at",
+            ]
+        )
+        detail["credentials_id"] = credentials["id"]
+    elif status == TaskStatus.CREDENTIALS_DELETED:
+        if task.secret_version_id:
+            version = SecretVersion.objects.get(pk=task.secret_version_id)
+            version.payload_available = False
+            version.set_sealed(None)
+            version.save(
+                update_fields=[
+                    "payload_available",
+                    "sealed_key_id",
+                    "sealed_wrapped_key",
+                    "sealed_ciphertext",
+                ]
+            )
+    else:
+        task.errors = _validate_errors(body.get("errors"))
+        detail["codes"] = [e["code"] for e in task.errors]
+    task.status = status
+    task.updated_by = actor.iam_id
+    task.save()
+    audit_record(
+        actor=actor,
+        action="secret_task.update",
+        object_type="secret_task",
+        object_id=task.pk,
+        object_name=secret.name,
+        detail=detail,
+    )
+    return task
+
+
+@transaction.atomic
+def secret_task_cancel(*, principal: Principal, secret_id: UUID | str, task_id: str) -> SecretTask:
+    """Cancel a queued or processing task. The record stays, failed with code task_cancelled."""
+    task = _task_for(principal, secret_id, task_id, "secret_task.delete")
+    if task.is_terminal:
+        raise TaskStateError(
+            f"Task {task.pk} is already {task.status}; only queued or processing tasks can be cancelled."
+        )
+    was_processing = task.status == TaskStatus.PROCESSING
+    _fail(
+        task.pk,
+        code="task_cancelled",
+        description=f"Cancelled by {principal.name}.",
+        actor=principal.actor,
+    )
+    config = task.secret.configuration
+    if was_processing and config is not None:
+        project_id, run_name = config.code_engine_project_id, task.pk
+        transaction.on_commit(
+            lambda: get_code_engine().stop_job_run(project_id=project_id, run_name=run_name)
+        )
+    task.refresh_from_db()
+    return task
+
+
+def secret_tasks_for(*, principal: Principal, secret_id: UUID | str) -> list[SecretTask]:
+    try:
+        secret = Secret.objects.get(pk=secret_id)
+    except (Secret.DoesNotExist, ValidationError, ValueError):
+        raise NotFoundError(f"Secret {secret_id} does not exist.") from None
+    authorize(principal, "secret_task.read", secret_group_id=secret.secret_group_id)
+    return list(secret.tasks.order_by("-creation_date", "-pk"))
+
+
+def secret_task_for(*, principal: Principal, secret_id: UUID | str, task_id: str) -> SecretTask:
+    for task in secret_tasks_for(principal=principal, secret_id=secret_id):
+        if task.pk == task_id:
+            return task
+    raise NotFoundError(f"Secret {secret_id} has no task {task_id}.")
