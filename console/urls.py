@@ -22,5 +22,6 @@ urlpatterns = [
         "cloud/service-instances/",
         include("engines_app.providers.embedded.resource_controller.urls"),
     ),
+    path("cloud/", include("engines_app.urls")),
     path("", include("secrets_app.urls")),
 ]

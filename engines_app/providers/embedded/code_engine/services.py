@@ -195,7 +195,13 @@ def job_run_start(
     return run
 
 
+# Supervisors outlive the call that starts them; holding them here lets finished ones be reaped
+# (no zombies) without ever waiting on a running one.
+_supervisors: list[subprocess.Popen[bytes]] = []
+
+
 def _spawn_supervisor(run_pk: int, env: dict[str, str], db_name: str) -> None:
+    _supervisors[:] = [p for p in _supervisors if p.poll() is None]
     log_dir = Path(settings.JOB_LOG_DIR)
     log_dir.mkdir(parents=True, exist_ok=True)
     # The supervisor uses the very database this process uses (a test database, say).
@@ -213,6 +219,7 @@ def _spawn_supervisor(run_pk: int, env: dict[str, str], db_name: str) -> None:
     assert proc.stdin is not None
     proc.stdin.write(json.dumps(env).encode())
     proc.stdin.close()
+    _supervisors.append(proc)
 
 
 @dataclass(frozen=True)

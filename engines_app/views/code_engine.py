@@ -1,0 +1,75 @@
+"""Console pages for the embedded Code Engine: projects, jobs with their schema, runs with logs."""
+
+from __future__ import annotations
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from console.http import AuthedRequest
+from engines_app import schema as schemas
+from engines_app.models import Configuration
+from engines_app.providers.embedded.code_engine.models import Job, JobRun, Project
+from engines_app.providers.embedded.code_engine.services import SECRET_ENV_HINTS
+
+staff_only = staff_member_required(login_url="login")
+
+
+@staff_only
+@require_GET
+def projects(request: AuthedRequest) -> HttpResponse:
+    rows = Project.objects.prefetch_related("jobs").order_by("region", "name")
+    return render(request, "cloud/ce_projects.html", {"projects": rows})
+
+
+def _shown_env(env: dict[str, str]) -> list[tuple[str, str]]:
+    return [
+        (
+            k,
+            "••••••"
+            if any(h in k.upper() for h in SECRET_ENV_HINTS)
+            and not k.startswith(("SMIN_", "SMOUT_"))
+            else str(v),
+        )
+        for k, v in sorted(env.items())
+    ]
+
+
+@staff_only
+@require_GET
+def job_detail(request: AuthedRequest, project_id: str, job_name: str) -> HttpResponse:
+    job = get_object_or_404(
+        Job.objects.select_related("project"), project_id=project_id, name=job_name
+    )
+    schema, problems = None, []
+    try:
+        schema = schemas.derive_schema({k: str(v) for k, v in job.env.items()})
+    except ValidationError as exc:
+        problems = exc.messages
+    context = {
+        "job": job,
+        "env": _shown_env(job.env),
+        "schema": schema,
+        "problems": problems,
+        "configurations": Configuration.objects.filter(
+            code_engine_project_id=project_id, code_engine_job_name=job_name
+        ),
+        "runs": job.runs.order_by("-created_at")[:20],
+    }
+    return render(request, "cloud/ce_job.html", context)
+
+
+@staff_only
+@require_GET
+def runs(request: AuthedRequest) -> HttpResponse:
+    rows = JobRun.objects.select_related("project", "job").order_by("-created_at")[:200]
+    return render(request, "cloud/ce_runs.html", {"runs": rows})
+
+
+@staff_only
+@require_GET
+def run_detail(request: AuthedRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(JobRun.objects.select_related("project", "job"), pk=run_id)
+    return render(request, "cloud/ce_run.html", {"run": run})

@@ -1,0 +1,129 @@
+"""Console pages for the embedded IAM: service IDs, access groups, API keys, authorizations.
+
+These pages administer identities, so they are for staff.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from console.http import AuthedRequest
+from console.identity import actor_for_user
+from engines_app.providers.embedded.iam import services as iam
+from engines_app.providers.embedded.iam.models import (
+    AccessGroup,
+    AccessPolicy,
+    ApiKey,
+    ServiceAuthorization,
+    ServiceId,
+)
+
+staff_only = staff_member_required(login_url="login")
+
+
+class ServiceIdForm(forms.Form):
+    name = forms.CharField(max_length=128)
+    description = forms.CharField(
+        max_length=1024, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class ApiKeyForm(forms.Form):
+    service_id = forms.ModelChoiceField(
+        queryset=ServiceId.objects.filter(locked=False), label="Service ID"
+    )
+    name = forms.CharField(max_length=256)
+    description = forms.CharField(max_length=1024, required=False)
+
+
+@staff_only
+@require_http_methods(["GET", "POST"])
+def service_ids(request: AuthedRequest) -> HttpResponse:
+    form = ServiceIdForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                iam.service_id_create(actor=actor_for_user(request.user), **form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                return redirect("cloud:iam-service-ids")
+        status = 422
+    rows = ServiceId.objects.prefetch_related("access_groups", "policies__secret_group").order_by(
+        "name"
+    )
+    return render(
+        request, "cloud/iam_service_ids.html", {"service_ids": rows, "form": form}, status=status
+    )
+
+
+@staff_only
+@require_GET
+def access_groups(request: AuthedRequest) -> HttpResponse:
+    rows = AccessGroup.objects.prefetch_related(
+        "service_ids", "users", "policies__secret_group"
+    ).order_by("name")
+    return render(request, "cloud/iam_access_groups.html", {"access_groups": rows})
+
+
+@staff_only
+@never_cache
+@require_http_methods(["GET", "POST"])
+def api_keys(request: AuthedRequest) -> HttpResponse:
+    """Create shows the value once, in the POST response itself; it is never stored or re-fetchable."""
+    form = ApiKeyForm(request.POST or None)
+    created: tuple[ApiKey, str] | None = None
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                created = iam.api_key_create(
+                    actor=actor_for_user(request.user),
+                    name=form.cleaned_data["name"],
+                    description=form.cleaned_data["description"],
+                    service_id=form.cleaned_data["service_id"],
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+                status = 422
+            else:
+                form = ApiKeyForm()
+        else:
+            status = 422
+    keys = ApiKey.objects.select_related("service_id", "user").order_by("-created_at")
+    context = {
+        "keys": keys,
+        "form": form,
+        "created_key": created[0] if created else None,
+        "created_value": created[1] if created else "",
+    }
+    return render(request, "cloud/iam_api_keys.html", context, status=status)
+
+
+@staff_only
+@require_POST
+def api_key_lock(request: AuthedRequest, key_id: str) -> HttpResponse:
+    key = get_object_or_404(ApiKey, pk=key_id)
+    iam.api_key_set_locked(
+        actor=actor_for_user(request.user), api_key_id=key.pk, locked=not key.locked
+    )
+    return redirect("cloud:iam-api-keys")
+
+
+@staff_only
+@require_GET
+def authorizations(request: AuthedRequest) -> HttpResponse:
+    context = {
+        "authorizations": ServiceAuthorization.objects.order_by("-created_at"),
+        "policies": AccessPolicy.objects.select_related(
+            "user", "service_id", "access_group", "secret_group"
+        ),
+    }
+    return render(request, "cloud/iam_authorizations.html", context)
