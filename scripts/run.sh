@@ -8,6 +8,7 @@ export PORT=${PORT:-8000}
 export SM_PUBLIC_URL=${SM_PUBLIC_URL:-http://127.0.0.1:$PORT}
 py=.venv/bin/python
 $py manage.py migrate --noinput -v0
+$py manage.py setup_schedules
 $py manage.py seed_demo
 echo
 $py manage.py ensure_admin

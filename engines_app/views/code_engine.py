@@ -12,7 +12,7 @@ from console.http import AuthedRequest
 from engines_app import schema as schemas
 from engines_app.models import Configuration
 from engines_app.providers.embedded.code_engine.models import Job, JobRun, Project
-from engines_app.providers.embedded.code_engine.services import SECRET_ENV_HINTS
+from engines_app.providers.embedded.code_engine.services import is_secret_env_name
 
 staff_only = staff_member_required(login_url="login")
 
@@ -25,16 +25,7 @@ def projects(request: AuthedRequest) -> HttpResponse:
 
 
 def _shown_env(env: dict[str, str]) -> list[tuple[str, str]]:
-    return [
-        (
-            k,
-            "••••••"
-            if any(h in k.upper() for h in SECRET_ENV_HINTS)
-            and not k.startswith(("SMIN_", "SMOUT_"))
-            else str(v),
-        )
-        for k, v in sorted(env.items())
-    ]
+    return [(k, "••••••" if is_secret_env_name(k) else str(v)) for k, v in sorted(env.items())]
 
 
 @staff_only

@@ -130,3 +130,37 @@ def test_run_page_shows_logs(staff_client, world):
     html = staff_client.get(reverse("cloud:ce-run", args=[run.pk])).content.decode()
     assert "hello from the job" in html and "something went wrong" in html and "exit code 1" in html
     assert run.name in staff_client.get(reverse("cloud:ce-runs")).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("SM_ACCESS_APIKEY", True),
+        ("DB_PASSWORD", True),
+        ("GITHUB_TOKEN", True),
+        ("CLIENT_SECRET", True),
+        ("SM_SECRET_TASK_ID", False),
+        ("SM_SECRET_ID", False),
+        ("SMOUT_TOKEN", False),
+        ("TOKEN_SERVICE_DB", False),
+        ("SM_ACCESS_APIKEY_REF", False),
+    ],
+)
+def test_which_job_variables_are_secret(name, secret):
+    from engines_app.providers.embedded.code_engine.services import is_secret_env_name
+
+    assert is_secret_env_name(name) is secret
+
+
+def test_job_page_masks_secret_variables_only(staff_client, world):
+    ce.job_create(
+        actor=ADMIN,
+        project=world,
+        name="with-secret",
+        command=["true"],
+        env={"DB_PASSWORD": "hunter2-hunter2", "REGION": "eu"},
+    )
+    html = staff_client.get(
+        reverse("cloud:ce-job", args=[world.pk, "with-secret"])
+    ).content.decode()
+    assert "hunter2-hunter2" not in html and "eu" in html

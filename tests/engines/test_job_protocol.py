@@ -93,8 +93,12 @@ def test_certificate_job_activates_the_secret(cloud, q_sync):
     assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey)
     assert secret.versions.get().credentials_id == format(cert.serial_number, "x")
     # The job reports before it exits: wait for the run to finish too.
-    run = wait_until(lambda: JobRun.objects.filter(name=task.pk).exclude(status=RunStatus.RUNNING).first(), what="the run to end")
+    run = wait_until(
+        lambda: JobRun.objects.filter(name=task.pk).exclude(status=RunStatus.RUNNING).first(),
+        what="the run to end",
+    )
     assert run.status == RunStatus.SUCCEEDED and run.exit_code == 0
+    assert task.pk in run.stdout, "the log names the task; only secret values are redacted"
 
 
 def test_token_job_creates_an_observable_token(cloud, q_sync):

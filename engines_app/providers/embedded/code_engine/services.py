@@ -54,8 +54,20 @@ LOG_LIMIT = 64 * 1024
 KILL_GRACE_SECONDS = 5
 SUPERVISOR_GRACE_SECONDS = 60
 RETENTION_RE = re.compile(r"^(\d+)([mhd])$")
-# Environment names whose values are redacted from captured job logs.
-SECRET_ENV_HINTS = ("APIKEY", "API_KEY", "PASSWORD", "TOKEN", "SECRET")
+SECRET_ENV_SUFFIXES = ("APIKEY", "API_KEY", "PASSWORD", "TOKEN", "SECRET")
+
+
+def is_secret_env_name(name: str) -> bool:
+    """Whether a job variable holds a secret: the access key, or a name like DB_PASSWORD.
+
+    Protocol metadata (SM_SECRET_ID, SM_SECRET_TASK_ID...) and SMIN_/SMOUT_ declarations are not.
+    """
+    upper = name.upper()
+    if upper == "SM_ACCESS_APIKEY":
+        return True
+    if upper.startswith(("SM_", "SMIN_", "SMOUT_")):
+        return False
+    return any(upper == s or upper.endswith("_" + s) for s in SECRET_ENV_SUFFIXES)
 
 
 def _placeholders(value: str) -> str:
@@ -234,7 +246,7 @@ class RunOutcome:
 
 def _redact(text: str, env: dict[str, str]) -> str:
     for key, value in env.items():
-        if value and len(value) >= 8 and any(hint in key.upper() for hint in SECRET_ENV_HINTS):
+        if value and len(value) >= 8 and is_secret_env_name(key):
             text = text.replace(value, "[redacted]")
     return text
 
