@@ -3,13 +3,14 @@ from __future__ import annotations
 from console.identity import Actor
 from engines_app.providers.code_engine import JobInfo
 from engines_app.providers.embedded.code_engine import services
+from engines_app.regions import REGIONS
 
 
 class EmbeddedCodeEngine:
     """CodeEngineProvider backed by the console's own database and local subprocesses."""
 
     def list_regions(self) -> list[str]:
-        return services.REGIONS
+        return list(REGIONS)
 
     def get_job(self, *, project_id: str, job_name: str, region: str | None = None) -> JobInfo:
         job = services.job_get(project_id=project_id, job_name=job_name, region=region)

@@ -34,21 +34,9 @@ from engines_app.providers.embedded.code_engine.models import (
     Project,
     RunStatus,
 )
+from engines_app.regions import REGIONS
 from secrets_app.errors import NotFoundError
 
-REGIONS = [
-    "us-south",
-    "us-east",
-    "eu-de",
-    "eu-gb",
-    "eu-es",
-    "jp-tok",
-    "jp-osa",
-    "au-syd",
-    "ca-tor",
-    "ca-mon",
-    "br-sao",
-]
 JOB_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 LOG_LIMIT = 64 * 1024
 KILL_GRACE_SECONDS = 5

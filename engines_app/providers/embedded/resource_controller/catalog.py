@@ -31,18 +31,6 @@ from cryptography.x509.oid import NameOID
 from engines_app.providers.resource_controller import RoleInfo
 
 GLOBAL = "global"
-REGIONS = (
-    "us-south",
-    "us-east",
-    "eu-de",
-    "eu-gb",
-    "eu-es",
-    "jp-tok",
-    "jp-osa",
-    "au-syd",
-    "ca-tor",
-    "br-sao",
-)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from engines_app.providers.embedded.resource_controller.models import (
     ResourceKey,
     ServiceInstance,
 )
+from engines_app.regions import REGIONS
 from secrets_app import crypto
 from secrets_app.errors import NotFoundError
 
@@ -94,8 +95,8 @@ def instance_create(*, actor: Actor, name: str, service: str, region: str) -> Se
         )
     elif spec.is_global and region != catalog.GLOBAL:
         errors["region"] = f"{spec.label} instances are global: use the region 'global'."
-    elif not spec.is_global and region not in catalog.REGIONS:
-        errors["region"] = f"Unknown region {region!r}. Use one of: {', '.join(catalog.REGIONS)}."
+    elif not spec.is_global and region not in REGIONS:
+        errors["region"] = f"Unknown region {region!r}. Use one of: {', '.join(REGIONS)}."
     if errors:
         raise ValidationError(errors)
     guid = uuid.uuid4()
