@@ -244,3 +244,111 @@ def test_rsa_default(cloud, q_sync):
         base64.b64decode(current_payload(secret)["certificate_base64"])
     )
     assert isinstance(cert.public_key(), rsa.RSAPublicKey)
+
+
+def test_get_one_task_and_cancel_a_queued_one(cloud):
+    # No worker and no inline mode: the task stays queued.
+    secret = create_secret(cloud, configuration="token-provider", parameters={"user_name": "alice"})
+    task = secret.tasks.get()
+    assert task.status == TaskStatus.QUEUED
+    owner = iam.service_id_create(actor=cloud["actor"], name="writer")
+    iam.policy_grant(
+        actor=cloud["actor"], role="Writer", secret_group_id=cloud["group"].pk, service_id=owner
+    )
+    client = sdk_for(owner, cloud["url"])
+    got = client.get_secret_task(secret_id=str(secret.pk), id=task.pk).get_result()
+    assert (
+        got["status"] == "queued"
+        and got["type"] == "create_credentials"
+        and got["trigger"] == "secret_creation"
+    )
+    assert client.delete_secret_task(secret_id=str(secret.pk), id=task.pk).get_status_code() == 204
+    task.refresh_from_db()
+    assert task.status == TaskStatus.FAILED and task.errors[0]["code"] == "task_cancelled"
+    with pytest.raises(ApiException) as exc:
+        client.delete_secret_task(secret_id=str(secret.pk), id=task.pk)
+    assert exc.value.status_code == 400
+    # The job's own identity may report but not cancel.
+    with pytest.raises(ApiException) as exc:
+        sdk_for(cloud["job_service_id"], cloud["url"]).delete_secret_task(
+            secret_id=str(secret.pk), id=task.pk
+        )
+    assert exc.value.status_code == 403
+
+
+def test_sweep_fails_tasks_past_their_timeout_and_late_callbacks_change_nothing(cloud):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from secrets_app.models import SecretTask
+    from secrets_app.services.custom_credentials import secret_tasks_sweep
+
+    secret = create_secret(cloud, configuration="token-provider", parameters={"user_name": "alice"})
+    task = secret.tasks.get()
+    SecretTask.objects.filter(pk=task.pk).update(status=TaskStatus.PROCESSING)
+    assert secret_tasks_sweep() == 0, "not timed out yet"
+    SecretTask.objects.filter(pk=task.pk).update(
+        last_update_date=timezone.now() - timedelta(minutes=11)
+    )
+    assert secret_tasks_sweep() == 1
+    task.refresh_from_db()
+    assert task.status == TaskStatus.FAILED and task.errors[0]["code"] == "task_timeout"
+    late = SecretTaskPrototypeUpdateSecretTaskCredentialsCreated(
+        status="credentials_created",
+        credentials=CustomCredentialsNewCredentials(id="x", payload={"token": "late"}),
+    )
+    with pytest.raises(ApiException) as exc:
+        sdk_for(cloud["job_service_id"], cloud["url"]).replace_secret_task(
+            secret_id=str(secret.pk), id=task.pk, task_put=late
+        )
+    assert exc.value.status_code == 400
+    assert Secret.objects.get(pk=secret.pk).versions_total == 0
+
+
+def test_bad_callback_bodies_are_400_with_ibm_error_body(cloud):
+    import json
+    import urllib.error
+    import urllib.request
+
+    secret = create_secret(cloud, configuration="token-provider", parameters={"user_name": "alice"})
+    task = secret.tasks.get()
+    _, key = iam.api_key_create(
+        actor=cloud["actor"], name="raw", service_id=cloud["job_service_id"]
+    )
+    token = IAMAuthenticator(key, url=cloud["url"]).token_manager.get_token()
+
+    def put(body):
+        request = urllib.request.Request(
+            f"{cloud['url']}/api/v2/secrets/{secret.pk}/tasks/{task.pk}",
+            data=json.dumps(body).encode(),
+            method="PUT",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    cases = [
+        ({"status": "done"}, "status must be"),
+        ({"status": "credentials_deleted"}, "cannot report credentials_deleted"),
+        ({"status": "credentials_created", "credentials": {"id": "1"}}, "credentials must be"),
+        (
+            {"status": "credentials_created", "credentials": {"id": "1", "payload": {}}},
+            "token is required",
+        ),
+        (
+            {"status": "credentials_created", "credentials": {"id": "1", "payload": {"token": 5}}},
+            "does not match the declared format",
+        ),
+        ({"status": "failed", "errors": []}, "1 to 10 errors"),
+    ]
+    for body, message in cases:
+        status, error = put(body)
+        assert status == 400, body
+        assert message in error["errors"][0]["message"], (body, error)
+        assert error["trace"] and error["status_code"] == 400
+    task.refresh_from_db()
+    assert task.status == TaskStatus.QUEUED, "rejected callbacks change nothing"
