@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import uuid
+
+from django.conf import settings
 from django.db import models
 
 
@@ -23,3 +26,29 @@ class AuditEvent(models.Model):
         return (
             f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name or self.actor_id} {self.action}"
         )
+
+
+class WizardDraft(models.Model):
+    """Server-side state of one run of a wizard. It never holds a secret value.
+
+    `data` maps each step to the raw values entered on it, so every step can be re-validated at
+    finish. `finished_at` is claimed with a conditional UPDATE, so a double submit creates one
+    object; `result_url` is where both submits end up.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wizard_drafts"
+    )
+    kind = models.CharField(max_length=64)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result_url = models.CharField(max_length=512, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["updated_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} draft {self.pk}"

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from console import views
+from console import views, wizard_views
 from engines_app.providers.embedded.iam import views as iam_views
 
 admin.site.site_header = "Secrets Manager Console administration"
@@ -23,5 +23,12 @@ urlpatterns = [
         include("engines_app.providers.embedded.resource_controller.urls"),
     ),
     path("cloud/", include("engines_app.urls")),
+    path("engines/", include("engines_app.engine_urls")),
+    path("wizards/<str:kind>/start/", wizard_views.wizard_start, name="wizard-start"),
+    path(
+        "wizards/<str:kind>/<uuid:draft_id>/<str:step>/",
+        wizard_views.wizard_step,
+        name="wizard-step",
+    ),
     path("", include("secrets_app.urls")),
 ]

@@ -126,6 +126,8 @@ class Secret(models.Model):
     downloaded = models.BooleanField(default=False)
     retrieved_at = models.DateTimeField(null=True, blank=True)
     versions_total = models.PositiveIntegerField(default=0)
+    # A throwaway secret made by "Test configuration"; hidden from lists.
+    probe = models.BooleanField(default=False)
 
     # custom_credentials
     configuration = models.ForeignKey(

@@ -1,8 +1,7 @@
-"""Who may act on which object. One access helper per object type; views call it first.
+"""Who may act on which object, for console users. One access helper per object type.
 
-Until the embedded IAM's access policies land, console permissions are Django model permissions:
-any signed-in user reads metadata; managing secret groups needs the matching model permission
-(superusers have them all).
+Console users go through the same IAM policies as API callers: a user's roles come from
+access policies on their IAM identity (superusers hold Manager everywhere).
 """
 
 from __future__ import annotations
@@ -11,27 +10,34 @@ from typing import Literal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404
 
-from secrets_app.models import SecretGroup
+from engines_app.providers.embedded.iam import services as iam
+from secrets_app.models import Secret, SecretGroup
 
 GroupAction = Literal["view", "add", "change", "delete"]
-_GROUP_PERMS: dict[str, str] = {
-    "add": "secrets_app.add_secretgroup",
-    "change": "secrets_app.change_secretgroup",
-    "delete": "secrets_app.delete_secretgroup",
-}
+
+
+def principal_of(user: AbstractBaseUser | AnonymousUser) -> iam.Principal:
+    if not user.is_authenticated:
+        raise PermissionDenied("Sign in first.")
+    return iam.principal_for_user(user)  # type: ignore[arg-type]
 
 
 def can_manage_groups(user: AbstractBaseUser | AnonymousUser, action: GroupAction) -> bool:
+    if not user.is_authenticated:
+        return False
     if action == "view":
-        return user.is_authenticated
-    return user.is_authenticated and user.has_perm(_GROUP_PERMS[action])
+        return True
+    return iam.is_allowed(principal_of(user), "secret_group.manage", secret_group_id=None)
 
 
 def require_group_permission(user: AbstractBaseUser | AnonymousUser, action: GroupAction) -> None:
     if not can_manage_groups(user, action):
-        raise PermissionDenied(f"You do not have permission to {action} secret groups.")
+        raise PermissionDenied(
+            f"You need the Manager role on this instance to {action} secret groups."
+        )
 
 
 def get_group_for_user(
@@ -43,3 +49,33 @@ def get_group_for_user(
         raise Http404("No such secret group.") from None
     require_group_permission(user, action)
     return group
+
+
+def writable_groups(user: AbstractBaseUser | AnonymousUser) -> QuerySet[SecretGroup]:
+    """Groups the user may create secrets in (Writer or Manager there, or instance-wide)."""
+    ids = iam.group_ids_allowing(principal_of(user), "secret.create")
+    groups = SecretGroup.objects.order_by("name")
+    return groups if ids is None else groups.filter(pk__in=ids)
+
+
+def require_secret_create(user: AbstractBaseUser | AnonymousUser, group_id: str) -> None:
+    if not iam.is_allowed(principal_of(user), "secret.create", secret_group_id=group_id):
+        raise PermissionDenied(
+            "You need the Writer role on this secret group to add secrets to it."
+        )
+
+
+def get_secret_for_user(user: AbstractBaseUser | AnonymousUser, secret_id: str) -> Secret:
+    """A secret whose metadata the user may read (Reader or more on its group)."""
+    secret = (
+        Secret.objects.select_related("secret_group", "configuration")
+        .filter(pk=secret_id, probe=False)
+        .first()
+    )
+    if secret is None:
+        raise Http404("No such secret.")
+    if not iam.is_allowed(
+        principal_of(user), "secret.metadata.read", secret_group_id=secret.secret_group_id
+    ):
+        raise Http404("No such secret.")
+    return secret

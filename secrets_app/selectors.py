@@ -37,7 +37,7 @@ def secret_table(
     sort: str = DEFAULT_SECRET_SORT,
 ) -> QuerySet[Secret]:
     """Secrets matching every given filter; `search` looks in name, description, labels, id and type."""
-    qs = Secret.objects.select_related("secret_group")
+    qs = Secret.objects.select_related("secret_group").filter(probe=False)
     if search:
         label_hit = SecretLabel.objects.filter(secret=OuterRef("pk"), name__icontains=search)
         matches = (

@@ -5,14 +5,13 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 
 from console.identity import Actor, actor_for_user
 from secrets_app import services
 from secrets_app.models import DEFAULT_GROUP_ID, Secret, SecretGroup
 
 _seq = itertools.count(1)
-GROUP_PERMISSIONS = ("add_secretgroup", "change_secretgroup", "delete_secretgroup")
 
 
 def create_user(
@@ -30,12 +29,20 @@ def create_user(
         is_superuser=is_superuser,
     )
     if manage_groups:
-        user.user_permissions.add(
-            *Permission.objects.filter(
-                content_type__app_label="secrets_app", codename__in=GROUP_PERMISSIONS
-            )
-        )
+        grant(user, "Manager")
     return user
+
+
+def grant(user: User, role: str, *, group: SecretGroup | None = None) -> None:
+    """Give a console user an IAM role, instance-wide or on one group."""
+    from engines_app.providers.embedded.iam import services as iam
+
+    iam.policy_grant(
+        actor=Actor(iam_id="IBMid-0000000000", name="tests"),
+        role=role,
+        secret_group_id=group.pk if group else None,
+        user=iam.iam_user_for(user),
+    )
 
 
 def factory_actor() -> Actor:

@@ -17,7 +17,7 @@ URL = reverse("secrets:list")
 
 def names(response) -> list[str]:
     html = response.content.decode()
-    return re.findall(r'<td class="name">([^<]+)', html)
+    return re.findall(r'<td class="name"><a href="/secrets/[0-9a-f-]+/">([^<]+)</a>', html)
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def test_table_lists_every_column(owner_client, catalogue):
     html = response.content.decode()
     for header in ["Name", "Type", "Group", "State", "Labels", "Created", "Updated"]:
         assert f">{header}" in html
-    row = html.split('<td class="name">stripe-prod')[1].split("</tr>")[0]
+    row = html.split('">stripe-prod</a>')[1].split("</tr>")[0]
     assert "Arbitrary" in row and "payments" in row and "Active" in row
     assert '<span class="chip">prod</span>' in row and '<span class="chip">us-south</span>' in row
 

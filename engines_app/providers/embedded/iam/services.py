@@ -426,6 +426,27 @@ def roles_for(principal: Principal, *, secret_group_id: str | None) -> set[str]:
     )
 
 
+def group_ids_allowing(principal: Principal, action: str) -> set[str] | None:
+    """The secret groups on which the principal may perform `action`; None means every group."""
+    if principal.is_superuser:
+        return None
+    if principal.kind == "service_id":
+        subject = Q(service_id_id=principal.iam_id.removeprefix("iam-")) | Q(
+            access_group__service_ids__pk=principal.iam_id.removeprefix("iam-")
+        )
+    else:
+        subject = Q(user_id=principal.iam_id) | Q(access_group__users__pk=principal.iam_id)
+    roles = [role for role, actions in ROLE_ACTIONS.items() if action in actions]
+    scopes = set(
+        AccessPolicy.objects.filter(subject, role__in=roles).values_list(
+            "secret_group_id", flat=True
+        )
+    )
+    if None in scopes:
+        return None
+    return {str(s) for s in scopes}
+
+
 def is_allowed(principal: Principal, action: str, *, secret_group_id: str | None) -> bool:
     return any(
         action in ROLE_ACTIONS[role]

@@ -1,0 +1,217 @@
+"""The one view every wizard runs through (see console/wizards.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import push_url
+
+from console.htmx import finish
+from console.http import AuthedRequest
+from console.models import WizardDraft
+from console.wizards import (
+    Draft,
+    Step,
+    Wizard,
+    WizardForm,
+    build_form,
+    first_incomplete,
+    revalidate,
+)
+from secrets_app.errors import ServiceError
+
+
+def registry() -> dict[str, Wizard]:
+    from engines_app.wizards import WIZARDS as ENGINE_WIZARDS
+
+    from secrets_app.wizards import WIZARDS as SECRET_WIZARDS
+
+    return {**SECRET_WIZARDS, **ENGINE_WIZARDS}
+
+
+def get_wizard(kind: str) -> Wizard:
+    wizard = registry().get(kind)
+    if wizard is None:
+        raise Http404("No such wizard.")
+    return wizard
+
+
+def step_url(wizard: Wizard, draft: Draft, step: Step) -> str:
+    return reverse("wizard-step", args=[wizard.kind, draft.id, step.name])
+
+
+@require_POST
+def wizard_start(request: AuthedRequest, kind: str) -> HttpResponse:
+    wizard = get_wizard(kind)
+    row = WizardDraft.objects.create(owner=request.user, kind=kind)
+    draft = Draft(row)
+    return finish(request, step_url(wizard, draft, wizard.applicable(draft)[0]))
+
+
+def _progress(wizard: Wizard, draft: Draft, current: Step) -> list[dict[str, Any]]:
+    items, reached = [], True
+    for step in wizard.applicable(draft):
+        is_current = step == current
+        done = draft.has(step.name) and not is_current and reached
+        items.append(
+            {
+                "title": step.title,
+                "current": is_current,
+                "done": done,
+                "url": step_url(wizard, draft, step) if done else None,
+            }
+        )
+        if is_current:
+            reached = False
+    return items
+
+
+def render_step(
+    request: AuthedRequest,
+    wizard: Wizard,
+    draft: Draft,
+    step: Step,
+    form: WizardForm,
+    *,
+    status: int = 200,
+) -> HttpResponse:
+    previous, following = wizard.neighbours(step, draft)
+    context = {
+        "wizard": wizard,
+        "draft": draft,
+        "step": step,
+        "form": form,
+        "progress": _progress(wizard, draft, step),
+        "back_url": step_url(wizard, draft, previous) if previous else None,
+        "is_last": following is None,
+        "step_url": step_url(wizard, draft, step),
+        **(form.extra_context() if hasattr(form, "extra_context") else {}),
+    }
+    template = "wizards/frame.html#wizard-frame" if request.htmx else "wizards/frame.html"
+    response = TemplateResponse(request, template, context, status=status)
+    response["Vary"] = "HX-Request"
+    response["Cache-Control"] = "no-store"
+    return response.render()
+
+
+def _load(request: AuthedRequest, kind: str, draft_id: UUID) -> tuple[Wizard, Draft]:
+    wizard = get_wizard(kind)
+    row = WizardDraft.objects.filter(pk=draft_id, kind=kind, owner=request.user).first()
+    if row is None:
+        raise Http404("This wizard draft does not exist or has expired. Start again.")
+    return wizard, Draft(row)
+
+
+@require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
+def wizard_step(request: AuthedRequest, kind: str, draft_id: UUID, step: str) -> HttpResponse:
+    wizard, draft = _load(request, kind, draft_id)
+    if draft.row.finished_at:
+        return finish(request, draft.row.result_url or wizard.cancel_url)
+    current = wizard.get(step)
+    if current is None:
+        raise Http404("No such step.")
+    applicable = wizard.applicable(draft)
+    if current not in applicable:
+        # e.g. an authorization prompt that is no longer needed: go to the next open step.
+        target = next((s for s in applicable if not draft.has(s.name)), applicable[-1])
+        return redirect(step_url(wizard, draft, target))
+    if (missing := first_incomplete(wizard, draft, current)) is not None:
+        return redirect(step_url(wizard, draft, missing))
+    _, following = wizard.neighbours(current, draft)
+
+    if request.method == "GET":
+        if draft.take_stale(current.name):
+            draft.save()
+            form = build_form(current, draft, request.user, data=draft.bound_data(current.name))
+            form.is_valid()  # show what no longer holds
+        else:
+            form = build_form(current, draft, request.user)
+        return render_step(request, wizard, draft, current, form)
+
+    form = build_form(current, draft, request.user, data=request.POST, files=request.FILES)
+    action = request.POST.get("wizard_action", "")
+    if action:
+        handler = current.actions.get(action)
+        if handler is None:
+            raise Http404("Unknown action.")
+        try:
+            raw = handler(form)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+            return render_step(request, wizard, draft, current, form, status=422)
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+            return render_step(request, wizard, draft, current, form, status=422)
+        draft.put(current.name, raw)
+        draft.save()
+        return render_step(
+            request, wizard, draft, current, build_form(current, draft, request.user)
+        )
+    if not form.is_valid():
+        return render_step(request, wizard, draft, current, form, status=422)
+    if following is not None:
+        draft.put(current.name, form.draft_values())
+        draft.save()
+        url = step_url(wizard, draft, following)
+        if not request.htmx:
+            return redirect(url)
+        response = render_step(
+            request, wizard, draft, following, build_form(following, draft, request.user)
+        )
+        return push_url(response, url)
+    return _finish(request, wizard, draft, current, form)
+
+
+def _add_errors(form: WizardForm, exc: ValidationError) -> None:
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for field, errors in exc.message_dict.items():
+        if field in form.fields:
+            form.add_error(field, errors)
+        else:
+            form.add_error(None, [f"{field.replace('_', ' ')}: {e}" for e in errors])
+
+
+def _finish(
+    request: AuthedRequest, wizard: Wizard, draft: Draft, current: Step, form: WizardForm
+) -> HttpResponse:
+    cleaned, failing = revalidate(wizard, draft, request.user)
+    if failing is not None:
+        draft.mark_stale(failing.name)
+        draft.save()
+        messages.error(
+            request,
+            f"Something changed since you completed “{failing.title}”: check that step again.",
+        )
+        return finish(request, step_url(wizard, draft, failing))
+    try:
+        with transaction.atomic():
+            # Claim the draft: of two submits, exactly one creates anything.
+            claimed = WizardDraft.objects.filter(pk=draft.id, finished_at__isnull=True).update(
+                finished_at=timezone.now()
+            )
+            if not claimed:
+                draft.row.refresh_from_db()
+                return finish(request, draft.row.result_url or wizard.cancel_url)
+            url = wizard.finish(request=request, draft=draft, cleaned=cleaned, form=form)
+            WizardDraft.objects.filter(pk=draft.id).update(result_url=url, data={})
+    except ValidationError as exc:
+        _add_errors(form, exc)
+        return render_step(request, wizard, draft, current, form, status=422)
+    except ServiceError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return render_step(request, wizard, draft, current, form, status=422)
+    return finish(request, url)
