@@ -33,11 +33,11 @@ from secrets_app.errors import ServiceError
 
 
 def registry() -> dict[str, Wizard]:
-    from engines_app.wizards import WIZARDS as ENGINE_WIZARDS
+    # Imported here: the wizard modules import console.wizards and the apps' services.
+    from engines_app import wizards as engine_wizards
+    from secrets_app import wizards as secret_wizards
 
-    from secrets_app.wizards import WIZARDS as SECRET_WIZARDS
-
-    return {**SECRET_WIZARDS, **ENGINE_WIZARDS}
+    return {**secret_wizards.WIZARDS, **engine_wizards.WIZARDS}
 
 
 def get_wizard(kind: str) -> Wizard:
