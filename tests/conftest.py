@@ -11,6 +11,8 @@ from django.test import Client  # noqa: E402
 
 from tests.factories import create_user  # noqa: E402
 
+pytest_plugins = ["tests.cloud_fixtures"]
+
 HX = {"HX-Request": "true"}
 
 

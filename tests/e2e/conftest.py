@@ -65,3 +65,25 @@ def wait_for_htmx(page: Page, js_enabled: bool) -> None:
     if js_enabled:
         busy = page.locator(".htmx-request, .htmx-settling, .htmx-swapping, .htmx-added")
         expect(busy).to_have_count(0)
+
+
+def login(context: BrowserContext, user, live_server) -> None:
+    """Sign a user in by giving the browser a session cookie (no login form on every test)."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": cookie.value, "url": live_server.url}]
+    )
+
+
+def screenshot(page: Page, name: str) -> None:
+    """Save a screenshot under test-artifacts/ (git-ignored) for a human to look at."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "test-artifacts"
+    folder.mkdir(exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)

@@ -18,7 +18,7 @@ from engines_app.providers.embedded.code_engine.models import JobRun
 from secrets_app.models import Secret, SecretVersion
 from secrets_app.services import secret_version_payload_read
 from secrets_app.services.custom_credentials import custom_credentials_secret_create
-from tests.engines.conftest import wait_for_task
+from tests.cloud_fixtures import wait_for_task
 from tests.factories import create_user, factory_actor
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -29,7 +29,7 @@ from engines_app.sample_jobs import token_service
 from secrets_app.models import Secret, SecretState, TaskStatus
 from secrets_app.services import secret_version_payload_read
 from secrets_app.services.custom_credentials import custom_credentials_secret_create
-from tests.engines.conftest import sdk_for, wait_for_task, wait_until
+from tests.cloud_fixtures import sdk_for, wait_for_task, wait_until
 from tests.factories import factory_actor
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,4 +1,7 @@
-"""Fixtures for end-to-end job protocol tests: a live console, the seeded embedded cloud, SDK clients."""
+"""Fixtures for tests that need the embedded cloud: a live console, the seeded cloud, SDK clients.
+
+Loaded for every test through `pytest_plugins` in tests/conftest.py.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from engines_app.providers.embedded.iam import services as iam
 from engines_app.providers.embedded.iam.models import ServiceId
 from secrets_app.models import SecretGroup, SecretTask
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def wait_until(
