@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -107,7 +108,10 @@ def render_step(
 
 def _load(request: AuthedRequest, kind: str, draft_id: UUID) -> tuple[Wizard, Draft]:
     wizard = get_wizard(kind)
-    row = WizardDraft.objects.filter(pk=draft_id, kind=kind, owner=request.user).first()
+    fresh_since = timezone.now() - timedelta(hours=DRAFT_LIFETIME_HOURS)
+    row = WizardDraft.objects.filter(
+        pk=draft_id, kind=kind, owner=request.user, updated_at__gte=fresh_since
+    ).first()
     if row is None:
         raise Http404("This wizard draft does not exist or has expired. Start again.")
     return wizard, Draft(row)

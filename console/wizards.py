@@ -167,3 +167,17 @@ def revalidate(
             return cleaned, step
         cleaned[step.name] = form.cleaned_data
     return cleaned, None
+
+
+DRAFT_LIFETIME_HOURS = 24
+
+
+def drafts_cleanup() -> int:
+    """Delete drafts untouched for a day (finished ones included: they hold only a result URL)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    cutoff = timezone.now() - timedelta(hours=DRAFT_LIFETIME_HOURS)
+    deleted, _ = WizardDraft.objects.filter(updated_at__lt=cutoff).delete()
+    return deleted

@@ -17,6 +17,10 @@ class ScheduleSpec:
 SCHEDULES = [
     # Fails tasks past their task_timeout and removes finished job runs past their retention.
     ScheduleSpec(name="secret-tasks-sweep", func="engines_app.tasks.sweep", minutes=1),
+    # Wizard drafts untouched for a day are removed.
+    ScheduleSpec(
+        name="wizard-drafts-cleanup", func="console.tasks.cleanup_wizard_drafts", minutes=60
+    ),
 ]
 
 

@@ -216,3 +216,19 @@ def test_someone_elses_draft_is_404(wizard, client):
     w = wizard("arbitrary")
     client.force_login(create_user(username="other"))
     assert client.get(w.url("details")).status_code == 404
+
+
+def test_old_drafts_expire_and_are_cleaned_up(wizard):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from console.tasks import cleanup_wizard_drafts
+
+    w = wizard("arbitrary")
+    WizardDraft.objects.filter(pk=w.draft_id).update(
+        updated_at=timezone.now() - timedelta(hours=25)
+    )
+    assert w.get("details").status_code == 404
+    assert cleanup_wizard_drafts() == "wizard drafts removed: 1"
+    assert not WizardDraft.objects.filter(pk=w.draft_id).exists()
