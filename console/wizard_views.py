@@ -22,6 +22,7 @@ from console.htmx import finish
 from console.http import AuthedRequest
 from console.models import WizardDraft
 from console.wizards import (
+    DRAFT_LIFETIME_HOURS,
     Draft,
     Step,
     Wizard,
