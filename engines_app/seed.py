@@ -12,7 +12,13 @@ from engines_app.models import ConfigType, Configuration
 from engines_app.providers.embedded.code_engine import services as ce
 from engines_app.providers.embedded.code_engine.models import Job, Project
 from engines_app.providers.embedded.iam import services as iam
-from engines_app.providers.embedded.iam.models import ApiKey, Role, ServiceAuthorization, ServiceId
+from engines_app.providers.embedded.iam.models import (
+    AccessGroup,
+    ApiKey,
+    Role,
+    ServiceAuthorization,
+    ServiceId,
+)
 from secrets_app import services as secret_services
 from secrets_app.models import Secret, SecretGroup, SecretType
 from secrets_app.services.custom_credentials import custom_credentials_secret_create
@@ -25,6 +31,11 @@ JOB_SERVICE_ID = "credentials-provider-job"
 ENGINE_SERVICE_ID = "secrets-manager-iam-engine"
 JOB_KEY_SECRET = "credentials-provider-job-apikey"
 TOKEN_SERVICE_USERS = ["alice", "bob", "carol", "demo"]
+# Access groups that IAM credentials secrets can generate their service IDs in.
+ACCESS_GROUPS = {
+    "developers": "Developers: service IDs of development tooling and CI jobs",
+    "operators": "Operators: service IDs of deployment and operations automation",
+}
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,15 @@ def seed_iam_engine(*, actor: Actor) -> Configuration:
     return engine_services.iam_configuration_create(actor=actor, api_key=value)
 
 
+def seed_access_groups(*, actor: Actor) -> list[AccessGroup]:
+    """The access groups "developers" and "operators" (created once, kept as they are after)."""
+    return [
+        AccessGroup.objects.filter(name=name).first()
+        or iam.access_group_create(actor=actor, name=name, description=description)
+        for name, description in ACCESS_GROUPS.items()
+    ]
+
+
 def seed_provider_access(*, actor: Actor) -> Secret:
     """The job's identity: a service ID with SecretTaskUpdater on a dedicated group, and its key."""
     group = SecretGroup.objects.filter(name=PROVIDER_GROUP).first() or secret_services.group_create(
@@ -182,6 +202,7 @@ def seed_custom_secret(*, actor: Actor) -> Secret | None:
 def seed_embedded_cloud(*, actor: Actor) -> dict[str, int]:
     project = seed_code_engine(actor=actor)
     seed_iam_engine(actor=actor)
+    access_groups = seed_access_groups(actor=actor)
     key_secret = seed_provider_access(actor=actor)
     configs = seed_configurations(actor=actor, project=project, api_key_secret=key_secret)
     from engines_app.providers.embedded.resource_controller.services import seed_service_instances
@@ -192,6 +213,7 @@ def seed_embedded_cloud(*, actor: Actor) -> dict[str, int]:
         "configurations": len(configs),
         "service_instances": instances,
         "custom_secrets": int(made is not None),
+        "access_groups": len(access_groups),
         "api_keys": ApiKey.objects.count(),
         "authorizations": ServiceAuthorization.objects.count(),
     }
