@@ -97,6 +97,7 @@ def render_step(
         "progress": _progress(wizard, draft, step),
         "back_url": step_url(wizard, draft, previous) if previous else None,
         "is_last": following is None,
+        "submit_label": step.submit_label or (wizard.submit_label if following is None else "Next"),
         "step_url": step_url(wizard, draft, step),
         **(form.extra_context() if hasattr(form, "extra_context") else {}),
     }
@@ -130,8 +131,7 @@ def wizard_step(request: AuthedRequest, kind: str, draft_id: UUID, step: str) ->
     applicable = wizard.applicable(draft)
     if current not in applicable:
         # e.g. an authorization prompt that is no longer needed: go to the next open step.
-        target = next((s for s in applicable if not draft.has(s.name)), applicable[-1])
-        return redirect(step_url(wizard, draft, target))
+        return redirect(step_url(wizard, draft, _next_open_step(wizard, draft)))
     if (missing := first_incomplete(wizard, draft, current)) is not None:
         return redirect(step_url(wizard, draft, missing))
     _, following = wizard.neighbours(current, draft)
@@ -161,22 +161,47 @@ def wizard_step(request: AuthedRequest, kind: str, draft_id: UUID, step: str) ->
             return render_step(request, wizard, draft, current, form, status=422)
         draft.put(current.name, raw)
         draft.save()
+        if current not in wizard.applicable(draft):
+            # The action resolved what this step was for (e.g. Authorize): move on.
+            return _advance(request, wizard, draft, _next_open_step(wizard, draft))
         return render_step(
             request, wizard, draft, current, build_form(current, draft, request.user)
         )
     if not form.is_valid():
         return render_step(request, wizard, draft, current, form, status=422)
-    if following is not None:
-        draft.put(current.name, form.draft_values())
-        draft.save()
-        url = step_url(wizard, draft, following)
-        if not request.htmx:
-            return redirect(url)
-        response = render_step(
-            request, wizard, draft, following, build_form(following, draft, request.user)
-        )
-        return push_url(response, url)
-    return _finish(request, wizard, draft, current, form)
+    if following is None:
+        return _finish(request, wizard, draft, current, form)
+    if current.on_valid is not None:
+        try:
+            current.on_valid(form)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+            return render_step(request, wizard, draft, current, form, status=422)
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+            return render_step(request, wizard, draft, current, form, status=422)
+    draft.put(current.name, form.draft_values())
+    draft.save()
+    # What comes next may depend on what was just entered (e.g. an authorization prompt).
+    if current not in wizard.applicable(draft):
+        return _advance(request, wizard, draft, _next_open_step(wizard, draft))
+    _, following = wizard.neighbours(current, draft)
+    if following is None:
+        return _finish(request, wizard, draft, current, form)
+    return _advance(request, wizard, draft, following)
+
+
+def _next_open_step(wizard: Wizard, draft: Draft) -> Step:
+    applicable = wizard.applicable(draft)
+    return next((s for s in applicable if not draft.has(s.name)), applicable[-1])
+
+
+def _advance(request: AuthedRequest, wizard: Wizard, draft: Draft, step: Step) -> HttpResponse:
+    url = step_url(wizard, draft, step)
+    if not request.htmx:
+        return redirect(url)
+    response = render_step(request, wizard, draft, step, build_form(step, draft, request.user))
+    return push_url(response, url)
 
 
 def _add_errors(form: WizardForm, exc: ValidationError) -> None:

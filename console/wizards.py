@@ -64,6 +64,11 @@ class Step:
     actions: Mapping[str, Callable[[WizardForm], dict[str, list[str]]]] = field(
         default_factory=dict
     )
+    # The main button's label; "Next" (or the wizard's submit label on the last step) when empty.
+    submit_label: str = ""
+    # Runs after the step's form is valid, before its values are kept: for a step whose button
+    # does something (Authorize). It may raise ValidationError or ServiceError; forms stay pure.
+    on_valid: Callable[[WizardForm], None] | None = None
 
 
 @dataclass(frozen=True)
