@@ -58,6 +58,11 @@ def writable_groups(user: AbstractBaseUser | AnonymousUser) -> QuerySet[SecretGr
     return groups if ids is None else groups.filter(pk__in=ids)
 
 
+def readable_group_ids(user: AbstractBaseUser | AnonymousUser) -> set[str] | None:
+    """Groups whose secrets' metadata the user may read (Reader or more); None means all."""
+    return iam.group_ids_allowing(principal_of(user), "secret.metadata.read")
+
+
 def require_secret_create(user: AbstractBaseUser | AnonymousUser, group_id: str) -> None:
     if not iam.is_allowed(principal_of(user), "secret.create", secret_group_id=group_id):
         raise PermissionDenied(

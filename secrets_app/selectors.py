@@ -35,9 +35,15 @@ def secret_table(
     states: Sequence[int] = (),
     labels: Sequence[str] = (),
     sort: str = DEFAULT_SECRET_SORT,
+    readable_group_ids: set[str] | None = None,
 ) -> QuerySet[Secret]:
-    """Secrets matching every given filter; `search` looks in name, description, labels, id and type."""
+    """Secrets matching every given filter; `search` looks in name, description, labels, id and type.
+
+    `readable_group_ids` limits the result to the groups the viewer may read (None: all groups).
+    """
     qs = Secret.objects.select_related("secret_group").filter(probe=False)
+    if readable_group_ids is not None:
+        qs = qs.filter(secret_group_id__in=readable_group_ids)
     if search:
         label_hit = SecretLabel.objects.filter(secret=OuterRef("pk"), name__icontains=search)
         matches = (

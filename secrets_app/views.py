@@ -20,7 +20,12 @@ from secrets_app import services
 from secrets_app.errors import ServiceError
 from secrets_app.forms import PAGE_SIZE, GroupForm, SecretFilterForm
 from secrets_app.models import Secret, SecretGroup
-from secrets_app.permissions import can_manage_groups, get_group_for_user, require_group_permission
+from secrets_app.permissions import (
+    can_manage_groups,
+    get_group_for_user,
+    readable_group_ids,
+    require_group_permission,
+)
 from secrets_app.selectors import DEFAULT_SECRET_SORT, group_list_with_counts, secret_table
 
 # ---------------------------------------------------------------------------------------------
@@ -30,7 +35,10 @@ from secrets_app.selectors import DEFAULT_SECRET_SORT, group_list_with_counts, s
 @require_GET
 @vary_on_headers("HX-Request")
 def secret_list(request: AuthedRequest) -> HttpResponse:
+    readable = readable_group_ids(request.user)
     groups = list(SecretGroup.objects.order_by("name"))
+    if readable is not None:
+        groups = [g for g in groups if g.pk in readable]
     form = SecretFilterForm(request.GET or None, groups=groups)
     status = 200
     if form.is_bound and not form.is_valid():
@@ -46,6 +54,7 @@ def secret_list(request: AuthedRequest) -> HttpResponse:
             states=[filters["state"]] if filters.get("state") is not None else [],
             labels=list(filters.get("labels") or []),
             sort=str(filters.get("sort") or DEFAULT_SECRET_SORT),
+            readable_group_ids=readable,
         )
     page = Paginator(secrets_qs, PAGE_SIZE).get_page(filters.get("page") or 1)
     base_params = {
@@ -67,7 +76,7 @@ def secret_list(request: AuthedRequest) -> HttpResponse:
         "columns": _columns(filter_query, sort),
         "page_query": urlencode({**base_params, "sort": sort}),
         "filtered": bool(base_params),
-        "any_secrets": bool(base_params) or page.paginator.count > 0 or Secret.objects.exists(),
+        "any_secrets": bool(base_params) or page.paginator.count > 0,
     }
     return render_page_or_partial(request, "secrets/list.html", "table", context, status=status)
 

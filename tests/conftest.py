@@ -29,8 +29,12 @@ def owner(db):
 
 @pytest.fixture
 def teammate_ro(db):
-    """Signed in, may read metadata, may not change anything."""
-    return create_user(username="reader")
+    """Signed in, Reader on the whole instance: sees metadata, changes nothing."""
+    from tests.factories import grant
+
+    user = create_user(username="reader")
+    grant(user, "Reader")
+    return user
 
 
 @pytest.fixture

@@ -189,3 +189,34 @@ def test_query_count_does_not_grow_with_the_number_of_secrets(
     print(
         f"secrets table: {with_one} queries with 1 secret and with {Secret.objects.count()} secrets"
     )
+
+
+def test_the_table_shows_only_groups_the_viewer_may_read(client, catalogue):
+    from tests.factories import create_user, grant
+
+    stranger = create_user(username="nobody")
+    client.force_login(stranger)
+    html = client.get(URL).content.decode()
+    assert names(client.get(URL)) == [] and "No secrets yet" in html
+    scoped = create_user(username="payments-reader")
+    grant(scoped, "Reader", group=catalogue["payments"])
+    client.force_login(scoped)
+    response = client.get(URL)
+    assert set(names(response)) == {"stripe-prod", "stripe-dev"}
+    assert (
+        "platform" not in response.content.decode().split('id="id_group"')[1].split("</select>")[0]
+    )
+
+
+def test_secret_detail_needs_reader_on_its_group(client, catalogue):
+    from tests.factories import create_user, grant
+
+    secret = Secret.objects.get(name="db-password")
+    url = reverse("secrets:detail", args=[secret.pk])
+    viewer = create_user(username="viewer")
+    client.force_login(viewer)
+    assert client.get(url).status_code == 404
+    grant(viewer, "Reader", group=catalogue["platform"])
+    page = client.get(url)
+    assert page.status_code == 200 and "Postgres superuser" in page.content.decode()
+    assert "value-" not in page.content.decode(), "the detail page never shows the payload"
