@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 
 from secrets_app.models import SealedFields
@@ -68,3 +70,49 @@ class Configuration(SealedFields):
     @property
     def secret_type(self) -> str:
         return SECRET_TYPE_FOR_CONFIG[ConfigType(self.config_type)]
+
+
+class ConfigTestStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class ConfigurationTest(models.Model):
+    """One "Test configuration" round trip: a probe secret created, then its credentials deleted.
+
+    `create_status` and `delete_status` record each step's outcome as the job reports it (the
+    secret task statuses, or "skipped" for a delete that never ran because the create failed).
+    While a step runs, its live status is that of the probe's task.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    configuration = models.ForeignKey(Configuration, on_delete=models.CASCADE, related_name="tests")
+    probe = models.ForeignKey(
+        "secrets_app.Secret",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="configuration_tests",
+    )
+    status = models.CharField(
+        max_length=16, choices=ConfigTestStatus.choices, default=ConfigTestStatus.RUNNING
+    )
+    create_status = models.CharField(max_length=32, blank=True, default="")
+    delete_status = models.CharField(max_length=32, blank=True, default="")
+    # The provider's (or the task runner's) error code and message when the test failed.
+    error_code = models.CharField(max_length=256, blank=True, default="")
+    message = models.CharField(max_length=2048, blank=True, default="")
+    created_by = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"test of {self.configuration_id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status != ConfigTestStatus.RUNNING

@@ -11,7 +11,7 @@ from django.db import transaction
 from console.audit import audit_record
 from console.identity import Actor
 from engines_app import schema as schemas
-from engines_app.models import ConfigType, Configuration
+from engines_app.models import ConfigTestStatus, ConfigType, Configuration
 from engines_app.providers.code_engine import get_code_engine
 from engines_app.providers.iam import get_iam
 from secrets_app import crypto, validation
@@ -19,6 +19,10 @@ from secrets_app.errors import ConflictError, LimitExceededError, NotFoundError
 from secrets_app.models import Secret, SecretType
 
 CE_AUTHORIZATION_ROLES = ("Viewer", "Writer")
+# "Authorize" on the IAM credentials tab: Secrets Manager → IAM Identity service, role Operator.
+IAM_AUTHORIZATION_TARGET = "iam-identity"
+IAM_AUTHORIZATION_ROLES = ("Operator",)
+IAM_CONFIGURATION_NAME = "iam-configuration"
 API_KEY_RE = r"^(?:[A-Za-z0-9_\-]{4})*(?:[A-Za-z0-9_\-]{2}==|[A-Za-z0-9_\-]{3}=)?$"
 
 
@@ -28,6 +32,16 @@ def code_engine_authorized(project_id: str) -> bool:
         target_service="codeengine",
         target_resource=project_id,
         roles=CE_AUTHORIZATION_ROLES,
+    )
+
+
+def iam_identity_authorized() -> bool:
+    """Whether Secrets Manager may manage service IDs and API keys without an API key of its own."""
+    return get_iam().authorization_exists(
+        source_service="secrets-manager",
+        target_service=IAM_AUTHORIZATION_TARGET,
+        target_resource="",
+        roles=IAM_AUTHORIZATION_ROLES,
     )
 
 
@@ -169,10 +183,19 @@ def configuration_update_task_timeout(
 @transaction.atomic
 def configuration_delete(*, actor: Actor, name: str, config_type: str | None = None) -> None:
     config = configuration_get(name=name, config_type=config_type)
-    users = list(config.secrets.order_by("name").values_list("name", flat=True)[:20])
+    users = list(
+        config.secrets.filter(probe=False).order_by("name").values_list("name", flat=True)[:20]
+    )
     if users:
         raise ConflictError(
             f"Configuration {name} is used by {len(users)} secret(s): {', '.join(users)}. Delete them first."
+        )
+    # The throwaway secrets of "Test configuration" go with the configuration, once their test
+    # is over; a test still running would lose its job's callback.
+    probes = config.secrets.filter(probe=True)
+    if config.tests.filter(status=ConfigTestStatus.RUNNING).exists():
+        raise ConflictError(
+            f"A test of configuration {name} is still running; wait for it to finish, then delete."
         )
     audit_record(
         actor=actor,
@@ -181,15 +204,11 @@ def configuration_delete(*, actor: Actor, name: str, config_type: str | None = N
         object_id=str(config.pk),
         object_name=name,
     )
+    probes.delete()
     config.delete()
 
 
-@transaction.atomic
-def iam_configuration_create(
-    *, actor: Actor, api_key: str, name: str = "iam-configuration", disabled: bool = False
-) -> Configuration:
-    """Configure the IAM credentials engine with an API key that can manage service IDs and keys."""
-    validation.validate_configuration_name(name)
+def _check_api_key_format(api_key: object) -> str:
     if (
         not isinstance(api_key, str)
         or not 5 <= len(api_key) <= 60
@@ -198,14 +217,35 @@ def iam_configuration_create(
         raise ValidationError(
             {"api_key": "That does not look like an IAM API key (5 to 60 base64url characters)."}
         )
-    if Configuration.objects.filter(config_type=ConfigType.IAM_CREDENTIALS).exists():
-        raise ConflictError(
-            "The IAM credentials engine is already configured; edit the existing configuration."
-        )
+    return api_key
+
+
+def _validate_api_key(api_key: object) -> str:
+    _check_api_key_format(api_key)
+    assert isinstance(api_key, str)
     if not get_iam().api_key_is_valid(api_key):
         raise ValidationError(
             {"api_key": "IAM does not accept this API key (unknown, locked or deleted)."}
         )
+    return api_key
+
+
+def _refuse_second_iam_configuration() -> None:
+    if Configuration.objects.filter(config_type=ConfigType.IAM_CREDENTIALS).exists():
+        raise ConflictError(
+            "The IAM credentials engine is already configured; edit the existing configuration."
+        )
+
+
+@transaction.atomic
+def iam_configuration_create(
+    *, actor: Actor, api_key: str, name: str = IAM_CONFIGURATION_NAME, disabled: bool = False
+) -> Configuration:
+    """Configure the IAM credentials engine with an API key that can manage service IDs and keys."""
+    validation.validate_configuration_name(name)
+    _check_api_key_format(api_key)
+    _refuse_second_iam_configuration()
+    _validate_api_key(api_key)
     config = Configuration(
         name=name,
         config_type=ConfigType.IAM_CREDENTIALS,
@@ -222,4 +262,93 @@ def iam_configuration_create(
         object_id=str(config.pk),
         object_name=name,
     )
+    return config
+
+
+@transaction.atomic
+def iam_engine_authorize(*, actor: Actor) -> bool:
+    """Create the authorization Secrets Manager → IAM Identity service (role Operator).
+
+    Idempotent: returns False when such an authorization already exists.
+    """
+    from engines_app.providers.embedded.iam import services as embedded_iam
+
+    if iam_identity_authorized():
+        return False
+    embedded_iam.authorization_create(
+        actor=actor,
+        source_service="secrets-manager",
+        target_service=IAM_AUTHORIZATION_TARGET,
+        roles=list(IAM_AUTHORIZATION_ROLES),
+    )
+    return True
+
+
+@transaction.atomic
+def iam_configuration_create_authorized(*, actor: Actor) -> Configuration:
+    """Configure the IAM credentials engine through the service authorization, without an API key.
+
+    Needs the authorization Secrets Manager → IAM Identity service (role Operator) to exist.
+    """
+    _refuse_second_iam_configuration()
+    if not iam_identity_authorized():
+        raise ConflictError(
+            "Secrets Manager is not authorized to use the IAM Identity service: click Authorize "
+            "first (Secrets Manager → IAM Identity service, role Operator), or configure the engine "
+            "with an API key."
+        )
+    config = Configuration.objects.create(
+        name=IAM_CONFIGURATION_NAME,
+        config_type=ConfigType.IAM_CREDENTIALS,
+        created_by=actor.iam_id,
+    )
+    audit_record(
+        actor=actor,
+        action="configuration.create",
+        object_type="configuration",
+        object_id=str(config.pk),
+        object_name=config.name,
+        detail={"authentication": "service_authorization"},
+    )
+    return config
+
+
+@transaction.atomic
+def iam_configuration_update(
+    *, actor: Actor, api_key: str | None = None, disabled: bool | None = None
+) -> Configuration:
+    """Replace the engine's API key and/or disable or enable it (the PATCH of sm-api.md §4.10)."""
+    config = (
+        Configuration.objects.select_for_update()
+        .filter(config_type=ConfigType.IAM_CREDENTIALS)
+        .first()
+    )
+    if config is None:
+        raise NotFoundError("The IAM credentials engine is not configured yet.")
+    changed: list[str] = []
+    if api_key is not None:
+        _validate_api_key(api_key)
+        config.set_sealed(crypto.seal(api_key.encode(), context=config.seal_context()))
+        changed.append("api_key")
+    if disabled is not None and disabled != config.disabled:
+        config.disabled = disabled
+        changed.append("disabled")
+    if changed:
+        config.save(
+            update_fields=[
+                "sealed_key_id",
+                "sealed_wrapped_key",
+                "sealed_ciphertext",
+                "disabled",
+                "updated_at",
+            ]
+        )
+        audit_record(
+            actor=actor,
+            action="configuration.update",
+            object_type="configuration",
+            object_id=str(config.pk),
+            object_name=config.name,
+            detail={"changed": changed},
+        )
     return config

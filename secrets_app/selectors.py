@@ -71,4 +71,6 @@ def secret_table(
 
 
 def group_list_with_counts() -> QuerySet[SecretGroup]:
-    return SecretGroup.objects.annotate(secret_count=Count("secrets")).order_by("name")
+    return SecretGroup.objects.annotate(
+        secret_count=Count("secrets", filter=Q(secrets__probe=False))
+    ).order_by("name")

@@ -142,7 +142,12 @@ def custom_credentials_secret_create(
     version_custom_metadata: dict[str, Any] | None = None,
     ttl: str | None = None,
     rotation: dict[str, Any] | None = None,
+    probe: bool = False,
 ) -> Secret:
+    """Create the secret in pre_activation and queue its create_credentials task.
+
+    `probe` marks the throwaway secret of a "Test configuration" run (hidden from the table).
+    """
     errors: dict[str, list[ValidationError]] = {}
     group = config = None
     params: dict[str, Any] = {}
@@ -191,6 +196,7 @@ def custom_credentials_secret_create(
         created_by=actor.iam_id,
         configuration=config,
         parameters=params,
+        probe=probe,
     )
     set_labels(secret, cleaned["labels"])
     task_create(
@@ -233,6 +239,11 @@ def _fail(task_id: str, *, code: str, description: str, actor: Actor = JOB_ACTOR
             object_name=task.secret.name,
             detail={"code": code},
         )
+        if task.secret.probe:
+            # A failed probe task ends its "Test configuration" run (engines_app.config_tests).
+            from engines_app.config_tests import probe_task_finished
+
+            probe_task_finished(task=task)
     return bool(changed)
 
 
@@ -508,6 +519,21 @@ def secret_task_update(
         object_name=secret.name,
         detail=detail,
     )
+    if secret.probe:
+        # "Test configuration" round trip (engines_app.config_tests): once the probe's credentials
+        # exist, delete them again through the same job (task_create queues it on commit); a
+        # deleted or failed probe task ends the test.
+        if status == TaskStatus.CREDENTIALS_CREATED:
+            task_create(
+                actor=actor,
+                secret=secret,
+                task_type=TaskType.DELETE_CREDENTIALS,
+                trigger=TaskTrigger.SECRET_VERSION_DATA_DELETION,
+                version=task.secret_version,
+            )
+        from engines_app.config_tests import probe_task_finished
+
+        probe_task_finished(task=task)
     return task
 
 

@@ -9,7 +9,7 @@ from console.audit import audit_record
 from console.identity import Actor
 from secrets_app import validation
 from secrets_app.errors import ConflictError, LimitExceededError, NotFoundError
-from secrets_app.models import DEFAULT_GROUP_ID, SecretGroup
+from secrets_app.models import DEFAULT_GROUP_ID, SecretGroup, SecretState
 
 
 def default_group_ensure() -> SecretGroup:
@@ -106,12 +106,20 @@ def group_delete(*, actor: Actor, group_id: str) -> None:
     group = group_get(group_id)
     if group.is_default:
         raise ConflictError("The default secret group cannot be deleted.")
-    count = group.secrets.count()
+    count = group.secrets.filter(probe=False).count()
     if count:
         raise ConflictError(
             f"Secret group {group.name!r} still holds {count} secret{'s' if count != 1 else ''}. "
             "A group must be empty before it can be deleted: delete its secrets first."
         )
+    probes = group.secrets.filter(probe=True)
+    if probes.exclude(state=SecretState.DESTROYED).exists():
+        raise ConflictError(
+            f"A configuration test is still running in secret group {group.name!r}; "
+            "try again when it has finished."
+        )
+    # Finished configuration tests leave destroyed probe secrets behind: they go with the group.
+    probes.delete()
     audit_record(
         actor=actor,
         action="secret_group.delete",

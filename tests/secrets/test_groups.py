@@ -187,3 +187,22 @@ def test_unknown_group_is_404(owner_client, view):
 )
 def test_wrong_method_is_405(owner_client, view, args):
     assert owner_client.put(reverse(view, args=args)).status_code == 405
+
+
+def test_finished_configuration_test_secrets_do_not_keep_a_group(owner_client):
+    from secrets_app.models import Secret, SecretState
+
+    group = create_group(name="tested-here")
+    probe = create_secret(group=group)
+    Secret.objects.filter(pk=probe.pk).update(probe=True, state=SecretState.PRE_ACTIVATION)
+    response = owner_client.post(reverse("secrets:group-delete", args=[group.pk]))
+    assert (
+        response.status_code == 422
+        and "configuration test is still running" in response.content.decode()
+    )
+    Secret.objects.filter(pk=probe.pk).update(state=SecretState.DESTROYED)
+    assert owner_client.post(reverse("secrets:group-delete", args=[group.pk])).status_code == 302
+    assert (
+        not SecretGroup.objects.filter(pk=group.pk).exists()
+        and not Secret.objects.filter(pk=probe.pk).exists()
+    )

@@ -1,0 +1,198 @@
+"""Test configuration: start a create-then-delete round trip and follow it live.
+
+The start form is generated from the configuration's schema. The run page polls its status
+fragment every second with htmx (the server answers 286 to stop once the test is over); without
+JavaScript the page refreshes itself while the test runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django import forms
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import RegexValidator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseStopPolling
+
+from console.http import AuthedRequest
+from console.identity import actor_for_user
+from engines_app import config_tests
+from engines_app import schema as schemas
+from engines_app.models import Configuration, ConfigurationTest
+from engines_app.providers.embedded.code_engine.models import JobRun
+from engines_app.providers.embedded.iam import services as iam
+from engines_app.views.engines import can_manage_engines, detail_context, get_configuration
+from secrets_app.errors import ServiceError
+from secrets_app.models import SecretGroup
+from secrets_app.permissions import principal_of, require_secret_create, writable_groups
+
+PARAM_PREFIX = "param_"
+BOOLEAN_CHOICES = [("true", "true"), ("false", "false")]
+
+
+def _parameter_field(decl: schemas.Declaration) -> forms.Field:
+    help_text = f"{decl.format} · passed to the job as SM_{decl.name.upper()}_VALUE"
+    common: dict[str, Any] = {"label": decl.name, "required": decl.required, "help_text": help_text}
+    if decl.type == "integer":
+        return forms.IntegerField(**common)
+    if decl.type == "boolean":
+        choices = BOOLEAN_CHOICES if decl.required else [("", "—"), *BOOLEAN_CHOICES]
+        return forms.ChoiceField(choices=choices, **common)
+    if decl.type == "enum":
+        options = [(o, o) for o in decl.options]
+        return forms.ChoiceField(
+            choices=options if decl.required else [("", "—"), *options], **common
+        )
+    if decl.type == "secret_id":
+        return forms.CharField(
+            max_length=36,
+            validators=[
+                RegexValidator(schemas.UUID_PATTERN, "Enter a secret ID (a lowercase UUID).")
+            ],
+            **common,
+        )
+    return forms.CharField(max_length=10_000, **common)
+
+
+class ConfigTestForm(forms.Form):
+    """The group to run in and the job's parameters, as the configuration's schema declares them."""
+
+    secret_group = forms.CharField(label="Secret group to run in", widget=forms.Select)
+
+    def __init__(
+        self,
+        data: Any = None,
+        *,
+        config: Configuration,
+        user: AbstractBaseUser | AnonymousUser,
+    ) -> None:
+        super().__init__(data)
+        self.config = config
+        self.user = user
+        self.groups = list(writable_groups(user))
+        reporting = config_tests.job_reporting_group_ids(config)
+        self.reporting_groups = [g for g in self.groups if reporting is None or g.pk in reporting]
+        self.fields["secret_group"].widget.choices = [
+            (
+                g.pk,
+                f"{g.name} (the job can report here)" if g in self.reporting_groups else g.name,
+            )
+            for g in self.groups
+        ]
+        if self.reporting_groups:
+            self.fields["secret_group"].initial = self.reporting_groups[0].pk
+        # Required parameters first, each group in the schema's order.
+        self.declarations = sorted(
+            schemas.declarations(config.schema, "parameter"), key=lambda d: not d.required
+        )
+        for decl in self.declarations:
+            self.fields[PARAM_PREFIX + decl.name] = _parameter_field(decl)
+
+    @property
+    def parameter_fields(self) -> list[forms.BoundField]:
+        return [self[PARAM_PREFIX + d.name] for d in self.declarations]
+
+    def clean_secret_group(self) -> str:
+        group_id: str = self.cleaned_data["secret_group"]
+        if group_id not in {g.pk for g in self.groups}:
+            if SecretGroup.objects.filter(pk=group_id).exists():
+                raise PermissionDenied(
+                    "You need the Writer role on this secret group to run a test in it."
+                )
+            raise ValidationError("That secret group no longer exists; pick another one.")
+        return group_id
+
+    def parameters(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for decl in self.declarations:
+            value = self.cleaned_data.get(PARAM_PREFIX + decl.name)
+            if value in (None, ""):
+                continue
+            values[decl.name] = value == "true" if decl.type == "boolean" else value
+        return values
+
+
+@require_POST
+def start(request: AuthedRequest, name: str) -> HttpResponse:
+    config = get_configuration(name)
+    form = ConfigTestForm(request.POST, config=config, user=request.user)
+    if form.is_valid():
+        group_id = form.cleaned_data["secret_group"]
+        require_secret_create(request.user, group_id)
+        try:
+            test = config_tests.configuration_test_start(
+                actor=actor_for_user(request.user),
+                configuration_name=config.name,
+                parameters=form.parameters(),
+                secret_group_id=group_id,
+            )
+        except ValidationError as exc:
+            messages = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
+            for key, errors in messages.items():
+                form.add_error("secret_group" if key == "secret_group_id" else None, errors)
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return redirect("config_test:detail", test_id=test.pk)
+    return render(
+        request,
+        "engines/config_detail.html",
+        detail_context(request, config, test_form=form),
+        status=422,
+    )
+
+
+def _may_view(user: AbstractBaseUser | AnonymousUser, test: ConfigurationTest) -> bool:
+    principal = principal_of(user)
+    if test.created_by == principal.iam_id or can_manage_engines(user):
+        return True
+    return test.probe is not None and iam.is_allowed(
+        principal, "secret_task.read", secret_group_id=test.probe.secret_group_id
+    )
+
+
+def _context(request: AuthedRequest, test_id: UUID) -> dict[str, Any]:
+    test = (
+        ConfigurationTest.objects.select_related("configuration", "probe__secret_group")
+        .filter(pk=test_id)
+        .first()
+    )
+    if test is None or not _may_view(request.user, test):
+        raise Http404("No such configuration test.")
+    steps = config_tests.configuration_test_steps(test)
+    run_urls: dict[str, str] = {}
+    if request.user.is_staff:  # the Code Engine pages are for staff
+        runs = JobRun.objects.filter(name__in=[s.task_id for s in steps if s.task_id])
+        run_urls = {run.name: reverse("cloud:ce-run", args=[run.pk]) for run in runs}
+    return {
+        "test": test,
+        "steps": [(step, run_urls.get(step.task_id, "")) for step in steps],
+        "running": not test.is_finished,
+    }
+
+
+@require_GET
+def detail(request: AuthedRequest, test_id: UUID) -> HttpResponse:
+    return render(request, "engines/config_test.html", _context(request, test_id))
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def status(request: AuthedRequest, test_id: UUID) -> HttpResponse:
+    """The live status fragment; polling stops (286) once the test has succeeded or failed."""
+    context = _context(request, test_id)
+    response = render(request, "engines/config_test.html#test-status", context)
+    response["Cache-Control"] = "no-store"
+    if context["running"]:
+        return response
+    stop = HttpResponseStopPolling(response.content)
+    stop["Vary"] = "HX-Request"
+    stop["Cache-Control"] = "no-store"
+    return stop

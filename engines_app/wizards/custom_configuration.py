@@ -1,0 +1,674 @@
+"""Secrets engines → Custom credentials → Add configuration (sm-api.md §8.2, §4.10).
+
+Steps: Configuration name; Code Engine job (region, then the project and job, or a project ID
+and job name for a project in another account, with the job's declared schema shown as soon as
+a job is picked); Authorize (only while Secrets Manager has no Viewer + Writer authorization on
+the project); IAM credentials (an auto-rotating IAM credentials secret, or one created here, and
+the task timeout); Review. Every step needs the Manager role on the instance.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
+
+from console.identity import actor_for_user
+from console.wizards import Draft, Step, Wizard, WizardForm
+from engines_app import schema as schemas
+from engines_app import services as engine_services
+from engines_app.models import ConfigType, Configuration
+from engines_app.providers.code_engine import JobInfo, get_code_engine
+from engines_app.providers.embedded.code_engine.models import Job
+from engines_app.providers.embedded.iam import services as iam
+from engines_app.providers.embedded.iam.models import AccessPolicy, ServiceId
+from engines_app.regions import REGIONS
+from engines_app.views.engines import require_engines_manager
+from secrets_app import validation
+from secrets_app.errors import NotFoundError
+from secrets_app.models import Secret, SecretGroup, SecretType
+from secrets_app.permissions import principal_of, require_secret_create, writable_groups
+from secrets_app.services.iam_credentials import iam_credentials_secret_create
+from secrets_app.wizards.common import ROTATION_UNITS, cleaned_steps, field_error
+
+KIND = "custom_configuration"
+THIS_ACCOUNT, OTHER_ACCOUNT = "this", "other"
+CE_ROLES = list(engine_services.CE_AUTHORIZATION_ROLES)
+
+
+class ManagerStepForm(WizardForm):
+    """Every step of this wizard needs the Manager role: a configuration is instance-wide."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        require_engines_manager(self.user)
+
+    def raw(self, key: str) -> str:
+        """The value of a field as posted (bound form) or as kept in the draft (unbound)."""
+        if self.is_bound:
+            return str(self.data.get(self.add_prefix(key)) or "").strip()
+        value = self.initial.get(key, self.fields[key].initial if key in self.fields else "")
+        if isinstance(value, list):
+            value = value[0] if value else ""
+        return str(value or "").strip()
+
+
+def picked_job(draft: Draft) -> tuple[str, str]:
+    """(project_id, job_name) chosen on the Code Engine job step, as entered."""
+    if draft.value("job", "location", THIS_ACCOUNT) == OTHER_ACCOUNT:
+        return (
+            draft.value("job", "other_project_id").strip(),
+            draft.value("job", "other_job_name").strip(),
+        )
+    project_id, _, job_name = draft.value("job", "job").partition("/")
+    return project_id, job_name
+
+
+def _job_info(project_id: str, job_name: str) -> JobInfo | None:
+    if not project_id or not job_name:
+        return None
+    try:
+        return get_code_engine().get_job(project_id=project_id, job_name=job_name)
+    except NotFoundError:
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Configuration name
+
+
+class NameForm(ManagerStepForm):
+    name = forms.CharField(
+        label="Configuration name",
+        max_length=validation.CONFIGURATION_NAME_MAX,
+        help_text="2 to 128 characters: letters, digits, dashes, dots and underscores. "
+        "Secrets refer to the configuration by this name; it cannot be changed later.",
+    )
+
+    def clean_name(self) -> str:
+        name: str = self.cleaned_data["name"].strip()
+        try:
+            validation.validate_configuration_name(name)
+        except ValidationError as exc:
+            raise field_error(exc, "name") from None
+        configs = Configuration.objects.filter(config_type=ConfigType.CUSTOM_CREDENTIALS)
+        if configs.filter(name=name).exists():
+            raise ValidationError(
+                f"A custom credentials configuration named {name!r} already exists."
+            )
+        if configs.count() >= validation.CUSTOM_CONFIGURATIONS_MAX:
+            raise ValidationError(
+                f"This instance already has {validation.CUSTOM_CONFIGURATIONS_MAX} custom credentials "
+                "configurations, the maximum: delete one before adding another."
+            )
+        return name
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Code Engine job
+
+
+@dataclass(frozen=True)
+class SchemaPreview:
+    """What a job declares, for display: its parameters and credentials, and any problem."""
+
+    job_name: str
+    project_name: str
+    parameters: list[schemas.Declaration] = field(default_factory=list)
+    credentials: list[schemas.Declaration] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> list[tuple[str, schemas.Declaration]]:
+        return [("parameter", d) for d in self.parameters] + [
+            ("credential", d) for d in self.credentials
+        ]
+
+
+def schema_preview(job: JobInfo) -> SchemaPreview:
+    parameters, credentials = [], []
+    for env_name in sorted(job.env):
+        if not env_name.startswith(("SMIN_", "SMOUT_")):
+            continue
+        try:
+            decl = schemas.parse_declaration(env_name, str(job.env[env_name]))
+        except ValidationError:
+            continue  # reported by derive_schema below, with every other problem
+        (parameters if decl.kind == "parameter" else credentials).append(decl)
+    try:
+        schemas.derive_schema(job.env)
+        errors: list[str] = []
+    except ValidationError as exc:
+        errors = list(exc.messages)
+    return SchemaPreview(job.name, job.project_name, parameters, credentials, errors)
+
+
+def job_choices(region: str) -> list[Any]:
+    """Jobs grouped by "project (region)"; only the chosen region's when one is chosen."""
+    jobs = Job.objects.select_related("project").order_by(
+        "project__region", "project__name", "name"
+    )
+    if region:
+        jobs = jobs.filter(project__region=region)
+    used = {
+        (c.code_engine_project_id, c.code_engine_job_name): c.name
+        for c in Configuration.objects.filter(config_type=ConfigType.CUSTOM_CREDENTIALS)
+    }
+    grouped: dict[str, list[tuple[str, str]]] = {}
+    for job in jobs:
+        label = job.name
+        if (job.project_id, job.name) in used:
+            label += f" (used by configuration {used[(job.project_id, job.name)]})"
+        grouped.setdefault(f"{job.project.name} ({job.project.region})", []).append(
+            (f"{job.project_id}/{job.name}", label)
+        )
+    if not grouped:
+        return [("", f"No Code Engine job in {region}" if region else "No Code Engine job yet")]
+    return [("", "Select a project and job"), *grouped.items()]
+
+
+class JobForm(ManagerStepForm):
+    region = forms.ChoiceField(
+        label="Region",
+        choices=[("", "Select a region"), *((r, r) for r in REGIONS)],
+        help_text="The region where the Code Engine project was created.",
+    )
+    location = forms.ChoiceField(
+        label="Project",
+        required=False,
+        initial=THIS_ACCOUNT,
+        widget=forms.RadioSelect,
+        choices=[
+            (THIS_ACCOUNT, "Select a project and job of this account"),
+            (OTHER_ACCOUNT, "Project in another account: enter its project ID and job name"),
+        ],
+    )
+    job = forms.CharField(label="Project and job", required=False, widget=forms.Select)
+    other_project_id = forms.CharField(label="Project ID", required=False, max_length=64)
+    other_job_name = forms.CharField(label="Job name", required=False, max_length=63)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["job"].widget.choices = job_choices(self.raw("region"))
+        # With htmx, changing the region or the job refreshes the job list and the schema; the
+        # "Show schema" button does the same without JavaScript.
+        refresh = {
+            "hx-post": reverse("wizard-step", args=[KIND, self.draft.id, "job"]),
+            "hx-trigger": "change",
+            "hx-target": "#wizard-frame",
+            "hx-swap": "outerHTML",
+            "hx-vals": '{"wizard_action": "show-schema"}',
+            # The form's own "find button[type=submit]" would look inside the select.
+            "hx-disabled-elt": "#wizard-frame button[type=submit]",
+        }
+        for name in ("region", "job"):
+            self.fields[name].widget.attrs.update(refresh)
+
+    def _picked(self) -> tuple[str, str, str]:
+        """(project_id, job_name, the field that names them) from what was entered."""
+        if self.raw("location") == OTHER_ACCOUNT:
+            return self.raw("other_project_id"), self.raw("other_job_name"), "other_job_name"
+        project_id, _, job_name = self.raw("job").partition("/")
+        return project_id, job_name, "job"
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        other = (cleaned.get("location") or THIS_ACCOUNT) == OTHER_ACCOUNT
+        project_id, job_name, job_field = self._picked()
+        if other:
+            if not project_id:
+                self.add_error("other_project_id", "Enter the ID of the Code Engine project.")
+            if not job_name:
+                self.add_error("other_job_name", "Enter the name of the job in that project.")
+        elif not project_id or not job_name:
+            self.add_error("job", "Select the job that creates the credentials.")
+        region = cleaned.get("region")
+        if self.errors or not region:
+            return cleaned
+        try:
+            job = get_code_engine().get_job(project_id=project_id, job_name=job_name, region=region)
+        except NotFoundError as exc:
+            if other and exc.field == "project_id":
+                self.add_error(
+                    "other_project_id",
+                    f"Project {project_id} is not in the embedded Code Engine. The embedded Code "
+                    "Engine only knows the projects of its own account, so a project in another "
+                    "account cannot be reached from here: create the project and job in the "
+                    "embedded Code Engine, or select one of its jobs.",
+                )
+            elif other and exc.field == "region":
+                self.add_error("region", exc.message)
+            else:
+                self.add_error(job_field, exc.message)
+            return cleaned
+        clash = Configuration.objects.filter(
+            code_engine_project_id=job.project_id, code_engine_job_name=job.name
+        ).first()
+        if clash:
+            self.add_error(
+                job_field,
+                f"Job {job.name} already backs configuration {clash.name}; a job serves one configuration.",
+            )
+            return cleaned
+        try:
+            schema = schemas.derive_schema(job.env)
+        except ValidationError as exc:
+            self.add_error(
+                job_field,
+                [f"Job {job.name} declares an invalid schema: {m}" for m in exc.messages],
+            )
+            return cleaned
+        cleaned.update(
+            project_id=job.project_id,
+            project_name=job.project_name,
+            job_name=job.name,
+            job_env=job.env,
+            schema=schema,
+        )
+        return cleaned
+
+    def extra_context(self) -> dict[str, Any]:
+        project_id, job_name, _ = self._picked()
+        job = _job_info(project_id, job_name)
+        return {"schema_preview": schema_preview(job) if job else None}
+
+
+def show_schema_action(form: WizardForm) -> dict[str, list[str]]:
+    """Keep what was entered and re-render: the job list follows the region, the schema the job."""
+    return form.draft_values()
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Authorize
+
+
+def authorize_applies(draft: Draft) -> bool:
+    project_id, _ = picked_job(draft)
+    return not engine_services.code_engine_authorized(project_id)
+
+
+def _authorization_granted_here(draft: Draft) -> bool:
+    project_id, _ = picked_job(draft)
+    return bool(
+        project_id
+        and draft.value("authorize", "project_id") == project_id
+        and draft.value("authorize", "authorization_id")
+    )
+
+
+class AuthorizeForm(ManagerStepForm):
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        project_id, _ = picked_job(self.draft)
+        if not engine_services.code_engine_authorized(project_id):
+            raise ValidationError(
+                "Secrets Manager is not authorized to use this Code Engine project yet: click Authorize."
+            )
+        return cleaned
+
+    def draft_values(self) -> dict[str, list[str]]:
+        # What the Authorize action recorded (which project, which authorization) is kept.
+        return self.draft.raw("authorize")
+
+    def extra_context(self) -> dict[str, Any]:
+        project_id, job_name = picked_job(self.draft)
+        job = _job_info(project_id, job_name)
+        return {
+            "grant": {
+                "source": "Secrets Manager",
+                "target": f"Code Engine project {job.project_name if job else '?'} ({project_id})",
+                "roles": " and ".join(CE_ROLES),
+            },
+        }
+
+
+def authorize_action(form: WizardForm) -> dict[str, list[str]]:
+    """Create the authorization Secrets Manager → Code Engine project (Viewer, Writer).
+
+    The step then no longer applies, so the wizard goes on to the next step. What was granted
+    stays in the draft for the Review step.
+    """
+    draft = form.draft
+    project_id, job_name = picked_job(draft)
+    get_code_engine().get_job(project_id=project_id, job_name=job_name)  # NotFoundError: 422
+    if engine_services.code_engine_authorized(project_id):
+        previous = draft.raw("authorize")
+        if previous.get("project_id") == [project_id]:
+            return previous
+        return {"project_id": [project_id]}
+    authorization = iam.authorization_create(
+        actor=actor_for_user(form.user),
+        source_service="secrets-manager",
+        target_service="codeengine",
+        target_resource=project_id,
+        roles=CE_ROLES,
+    )
+    return {"project_id": [project_id], "authorization_id": [str(authorization.pk)]}
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. IAM credentials
+
+
+def readable_iam_secrets(user: AbstractBaseUser | AnonymousUser) -> list[Secret]:
+    ids = iam.group_ids_allowing(principal_of(user), "secret.metadata.read")
+    secrets = (
+        Secret.objects.filter(secret_type=SecretType.IAM_CREDENTIALS, probe=False)
+        .select_related("secret_group")
+        .order_by("name")
+    )
+    if ids is not None:
+        secrets = secrets.filter(secret_group_id__in=ids)
+    return list(secrets)
+
+
+def _service_id_label(sid: ServiceId) -> str:
+    policies = AccessPolicy.objects.filter(service_id=sid).select_related("secret_group")
+    roles = [
+        f"{p.role} on {p.secret_group.name if p.secret_group else 'the instance'}" for p in policies
+    ]
+    return f"{sid.name} ({'; '.join(roles)})" if roles else f"{sid.name} (no access policy)"
+
+
+NEW_IAM_FIELDS = {
+    "name": "newiam_name",
+    "secret_group_id": "newiam_group",
+    "service_id": "newiam_service_id",
+    "ttl": "newiam_ttl",
+    "rotation": "newiam_interval",
+    "reuse_api_key": "newiam_reuse",
+}
+
+
+class IamCredentialsForm(ManagerStepForm):
+    api_key_ref = forms.CharField(
+        label="IAM credentials secret",
+        widget=forms.Select,
+        help_text="The job reports back with this secret's API key (SM_ACCESS_APIKEY). The "
+        "embedded Code Engine has no trusted profiles, so the configuration needs one.",
+    )
+    task_timeout = forms.CharField(
+        label="Task timeout",
+        max_length=6,
+        initial=validation.TASK_TIMEOUT_DEFAULT,
+        help_text="How long a job run may take before its task fails: 5m to 24h (e.g. 10m, 2h).",
+    )
+    newiam_name = forms.CharField(
+        label="Name", required=False, max_length=validation.SECRET_NAME_MAX
+    )
+    newiam_group = forms.CharField(label="Secret group", required=False, widget=forms.Select)
+    newiam_service_id = forms.CharField(label="Service ID", required=False, widget=forms.Select)
+    newiam_ttl = forms.CharField(
+        label="Lease duration (TTL)",
+        required=False,
+        max_length=10,
+        initial="90d",
+        help_text="1 minute to 90 days, e.g. 30d.",
+    )
+    newiam_reuse = forms.BooleanField(
+        label="Reuse IAM credentials until lease expires",
+        required=False,
+        initial=True,
+        help_text="Required: only a reused key can rotate automatically.",
+    )
+    newiam_interval = forms.IntegerField(
+        label="Rotate automatically every", required=False, min_value=1, initial=30
+    )
+    newiam_unit = forms.ChoiceField(
+        label="Unit", required=False, choices=ROTATION_UNITS, initial="day"
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        secrets = readable_iam_secrets(self.user)
+        self.eligible = [s for s in secrets if (s.rotation or {}).get("auto_rotate")]
+        self.excluded = [s for s in secrets if not (s.rotation or {}).get("auto_rotate")]
+        self.fields["api_key_ref"].widget.choices = [
+            (
+                "",
+                "Select an IAM credentials secret"
+                if self.eligible
+                else "None yet: create one below",
+            ),
+            *((str(s.pk), f"{s.name} (in {s.secret_group.name})") for s in self.eligible),
+        ]
+        self.groups = list(writable_groups(self.user))
+        self.fields["newiam_group"].widget.choices = [
+            ("", "Select a group"),
+            *((g.pk, g.name) for g in self.groups),
+        ]
+        service_ids = ServiceId.objects.filter(locked=False, managed_by_secrets_manager=False)
+        self.fields["newiam_service_id"].widget.choices = [
+            ("", "Select a service ID"),
+            *((sid.pk, _service_id_label(sid)) for sid in service_ids.order_by("name")),
+        ]
+
+    @property
+    def create_open(self) -> bool:
+        return any(self[name].errors for name in NEW_IAM_FIELDS.values()) or bool(
+            self.is_bound and self.data.get("wizard_action")
+        )
+
+    def clean_api_key_ref(self) -> str:
+        value: str = self.cleaned_data["api_key_ref"]
+        if value in {str(s.pk) for s in self.eligible}:
+            return value
+        secret = (
+            Secret.objects.filter(pk=value, secret_type=SecretType.IAM_CREDENTIALS).first()
+            if validation.UUID_RE.match(value)
+            else None
+        )
+        if secret is None:
+            raise ValidationError(
+                "That IAM credentials secret no longer exists; select another one."
+            )
+        if secret in self.excluded:
+            raise ValidationError(
+                f"IAM credentials secret {secret.name} has no automatic rotation; the configuration "
+                "needs one with an auto rotation policy."
+            )
+        raise PermissionDenied("You cannot read that IAM credentials secret.")
+
+    def clean_task_timeout(self) -> str:
+        try:
+            text, _ = validation.parse_task_timeout(self.cleaned_data["task_timeout"].strip())
+        except ValidationError as exc:
+            raise field_error(exc, "task_timeout") from None
+        return text
+
+    def draft_values(self) -> dict[str, list[str]]:
+        values = super().draft_values()
+        for name in NEW_IAM_FIELDS.values():
+            values.pop(name, None)
+        values.pop("newiam_unit", None)
+        return values
+
+    def extra_context(self) -> dict[str, Any]:
+        engine = Configuration.objects.filter(config_type=ConfigType.IAM_CREDENTIALS).first()
+        project_id, job_name = picked_job(self.draft)
+        job = _job_info(project_id, job_name) if _authorization_granted_here(self.draft) else None
+        return {
+            "excluded": self.excluded,
+            "iam_engine_ready": engine is not None and not engine.disabled,
+            "granted_project": f"{job.project_name} ({job.project_id})" if job else "",
+        }
+
+
+def create_iam_secret_action(form: WizardForm) -> dict[str, list[str]]:
+    """In-context "Create IAM credentials secret": create it with auto rotation and select it."""
+    data = form.data
+    name = (data.get("newiam_name") or "").strip()
+    group_id = (data.get("newiam_group") or "").strip()
+    service_id = (data.get("newiam_service_id") or "").strip()
+    errors: dict[str, str] = {}
+    if not name:
+        errors["newiam_name"] = "Enter a name for the new IAM credentials secret."
+    if not group_id:
+        errors["newiam_group"] = "Select the secret group to create it in."
+    if not service_id:
+        errors["newiam_service_id"] = "Select the service ID the job reports as."
+    if not data.get("newiam_reuse"):
+        errors["newiam_reuse"] = (
+            "Reuse must be on: the configuration's IAM credentials secret rotates automatically, "
+            "which needs a reused API key."
+        )
+    interval_text = (data.get("newiam_interval") or "").strip()
+    if not interval_text.isdigit() or int(interval_text) < 1:
+        errors["newiam_interval"] = "Enter how often to rotate, a whole number of at least 1."
+    unit = data.get("newiam_unit") or "day"
+    if unit not in dict(ROTATION_UNITS):
+        errors["newiam_unit"] = "Rotate every hour(s), day(s) or month(s)."
+    if errors:
+        raise ValidationError(errors)
+    if SecretGroup.objects.filter(pk=group_id).exists():
+        require_secret_create(form.user, group_id)
+    try:
+        secret = iam_credentials_secret_create(
+            actor=actor_for_user(form.user),
+            name=name,
+            ttl=(data.get("newiam_ttl") or "").strip(),
+            reuse_api_key=True,
+            service_id=service_id,
+            secret_group_id=group_id,
+            description="API key a credentials provider job uses to report back to Secrets Manager.",
+            rotation={"auto_rotate": True, "interval": int(interval_text), "unit": unit},
+        )
+    except ValidationError as exc:
+        if not hasattr(exc, "error_dict"):
+            raise
+        raise ValidationError(
+            {NEW_IAM_FIELDS.get(k, k): v for k, v in exc.message_dict.items()}
+        ) from None
+    values = form.draft_values()
+    values["api_key_ref"] = [str(secret.pk)]
+    return values
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. Review
+
+
+class ReviewForm(ManagerStepForm):
+    def extra_context(self) -> dict[str, Any]:
+        cleaned = cleaned_steps(self.draft, self.user)
+        name, job, creds = cleaned.get("name"), cleaned.get("job"), cleaned.get("iam")
+        if not (name and job and creds):
+            return {}
+        key_secret = Secret.objects.select_related("secret_group").get(pk=creds["api_key_ref"])
+        schema = job["schema"]
+        parameters = [p["name"] for p in schema["parameters"]]
+        credentials = [c["name"] for c in schema["credentials"]]
+        project = f"{job['project_name']} ({job['project_id']})"
+        summary = [
+            ("Name", name["name"]),
+            ("Region", job["region"]),
+            ("Code Engine project", project),
+            ("Job", job["job_name"]),
+            ("Parameters", ", ".join(parameters) or "none"),
+            ("Credentials", ", ".join(credentials)),
+            ("IAM credentials secret", f"{key_secret.name} ({key_secret.pk})"),
+            ("Task timeout", creds["task_timeout"]),
+        ]
+        effects = [
+            f"Will create configuration {name['name']} for job {job['job_name']} in project "
+            f"{project}, region {job['region']}, with the schema above.",
+        ]
+        if _authorization_granted_here(self.draft):
+            effects.append(
+                f"Granted in this run, when you clicked Authorize: Secrets Manager (source) → "
+                f"Code Engine project {project} (target), roles {' and '.join(CE_ROLES)}."
+            )
+        retention = job["job_env"].get("CE_REMOVE_COMPLETED_JOBS")
+        if retention:
+            effects.append(
+                f"Will set SM_ACCESS_APIKEY_REF (a new sm-access-… reference) on job "
+                f"{job['job_name']}; CE_REMOVE_COMPLETED_JOBS stays {retention}, as the job sets it."
+            )
+        else:
+            effects.append(
+                f"Will set CE_REMOVE_COMPLETED_JOBS=IMMEDIATELY and SM_ACCESS_APIKEY_REF (a new "
+                f"sm-access-… reference) on job {job['job_name']}."
+            )
+        effects.append(
+            f"Each run of the job will get the API key of {key_secret.name} as SM_ACCESS_APIKEY."
+        )
+        body = {
+            "config_type": ConfigType.CUSTOM_CREDENTIALS.value,
+            "name": name["name"],
+            "api_key_ref": str(key_secret.pk),
+            "code_engine": {
+                "job_name": job["job_name"],
+                "project_id": job["project_id"],
+                "region": job["region"],
+            },
+            "task_timeout": creds["task_timeout"],
+        }
+        return {
+            "summary": summary,
+            "effects": effects,
+            "api_method": "POST /api/v2/configurations",
+            "api_body": json.dumps(body, indent=2),
+        }
+
+
+def finish(
+    *, request: Any, draft: Draft, cleaned: dict[str, dict[str, Any]], form: WizardForm
+) -> str:
+    require_engines_manager(request.user)
+    job, creds = cleaned["job"], cleaned["iam"]
+    config = engine_services.custom_configuration_create(
+        actor=actor_for_user(request.user),
+        name=cleaned["name"]["name"],
+        region=job["region"],
+        project_id=job["project_id"],
+        job_name=job["job_name"],
+        api_key_ref=creds["api_key_ref"],
+        task_timeout=creds["task_timeout"],
+    )
+    messages.success(
+        request,
+        f"Configuration {config.name} is added. Test it now: the job creates credentials and "
+        "deletes them again.",
+    )
+    return reverse("engines:config-detail", args=[config.name])
+
+
+WIZARD = Wizard(
+    kind=KIND,
+    title="Add configuration",
+    steps=(
+        Step("name", "Configuration name", NameForm, "wizards/engines/name.html"),
+        Step(
+            "job",
+            "Code Engine job",
+            JobForm,
+            "wizards/engines/job.html",
+            actions={"show-schema": show_schema_action},
+        ),
+        Step(
+            "authorize",
+            "Authorize",
+            AuthorizeForm,
+            "wizards/engines/authorize.html",
+            applies=authorize_applies,
+            actions={"authorize": authorize_action},
+        ),
+        Step(
+            "iam",
+            "IAM credentials",
+            IamCredentialsForm,
+            "wizards/engines/iam.html",
+            actions={"create-iam-secret": create_iam_secret_action},
+        ),
+        Step("review", "Review", ReviewForm, "wizards/engines/review.html"),
+    ),
+    finish=finish,
+    cancel_url="/engines/?tab=custom",
+    submit_label="Add",
+)
