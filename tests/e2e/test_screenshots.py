@@ -15,8 +15,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def test_secrets_table_in_both_themes(browser: Browser, live_server, scheme: str):
     group = create_group(name="payments")
     for i in range(8):
-        create_secret(name=f"service-{i}-token", group=group if i % 2 else None, labels=["prod", f"team-{i % 3}"], description="A demo secret")
-    context = browser.new_context(base_url=live_server.url, color_scheme=scheme, viewport={"width": 1300, "height": 800})
+        create_secret(
+            name=f"service-{i}-token",
+            group=group if i % 2 else None,
+            labels=["prod", f"team-{i % 3}"],
+            description="A demo secret",
+        )
+    context = browser.new_context(
+        base_url=live_server.url, color_scheme=scheme, viewport={"width": 1300, "height": 800}
+    )
     try:
         login(context, create_user(username="viewer", manage_groups=True), live_server)
         page = context.new_page()
