@@ -40,7 +40,7 @@ from secrets_app.models import (
     VersionAlias,
 )
 from secrets_app.services.iam_credentials import next_rotation
-from secrets_app.services.versions import common_secret_fields, set_labels, version_add
+from secrets_app.services.versions import common_secret_fields, secret_row_create, version_add
 
 logger = logging.getLogger(__name__)
 
@@ -182,23 +182,19 @@ def custom_credentials_secret_create(
     if errors:
         raise ValidationError(errors)
     assert group is not None and config is not None
-    secret = Secret.objects.create(
-        name=name,
-        description=cleaned["description"],
+    secret = secret_row_create(
+        actor=actor,
         secret_type=SecretType.CUSTOM_CREDENTIALS,
-        secret_group=group,
+        group=group,
+        cleaned=cleaned,
         state=SecretState.PRE_ACTIVATION,
         state_reason="Waiting for the credentials provider job to create the credentials.",
-        labels=cleaned["labels"],
-        custom_metadata=cleaned["custom_metadata"],
         ttl_seconds=ttl_seconds,
         rotation=policy,
-        created_by=actor.iam_id,
         configuration=config,
         parameters=params,
         probe=probe,
     )
-    set_labels(secret, cleaned["labels"])
     task_create(
         actor=actor,
         secret=secret,

@@ -15,8 +15,8 @@ from engines_app.models import ConfigType, Configuration
 from engines_app.providers.iam import get_iam
 from secrets_app import validation
 from secrets_app.errors import ServiceError
-from secrets_app.models import DEFAULT_GROUP_ID, Secret, SecretState, SecretType
-from secrets_app.services.versions import common_secret_fields, set_labels, version_add
+from secrets_app.models import DEFAULT_GROUP_ID, Secret, SecretType
+from secrets_app.services.versions import common_secret_fields, secret_row_create, version_add
 
 
 class EngineNotConfiguredError(ServiceError):
@@ -119,26 +119,21 @@ def iam_credentials_secret_create(
     )
     now = timezone.now()
     expires = now + timedelta(seconds=ttl_seconds)
-    secret = Secret.objects.create(
-        name=name,
-        description=cleaned["description"],
+    secret = secret_row_create(
+        actor=actor,
         secret_type=SecretType.IAM_CREDENTIALS,
-        secret_group=group,
-        state=SecretState.ACTIVE,
-        labels=cleaned["labels"],
-        custom_metadata=cleaned["custom_metadata"],
+        group=group,
+        cleaned=cleaned,
         ttl_seconds=ttl_seconds,
         rotation=policy,
         expiration_date=expires,
         next_rotation_date=next_rotation(policy, now),
-        created_by=actor.iam_id,
         service_id=sid,
         service_id_is_static=static,
         access_groups=list(access_groups or []),
         account_id=account_id or "",
         reuse_api_key=reuse_api_key,
     )
-    set_labels(secret, cleaned["labels"])
     version_add(
         actor=actor,
         secret=secret,

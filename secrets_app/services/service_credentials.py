@@ -36,9 +36,9 @@ from engines_app.providers.resource_controller import (
 )
 from secrets_app import validation
 from secrets_app.errors import ConflictError, NotFoundError
-from secrets_app.models import DEFAULT_GROUP_ID, Secret, SecretState, SecretType
+from secrets_app.models import DEFAULT_GROUP_ID, Secret, SecretType
 from secrets_app.services.iam_credentials import next_rotation
-from secrets_app.services.versions import common_secret_fields, set_labels, version_add
+from secrets_app.services.versions import common_secret_fields, secret_row_create, version_add
 
 SOURCE_SERVICE = iam_services.SECRETS_MANAGER_SERVICE
 KEY_MANAGER = "Key Manager"
@@ -288,19 +288,15 @@ def service_credentials_secret_create(
         with transaction.atomic():
             now = timezone.now()
             expires = now + timedelta(seconds=ttl_seconds) if ttl_seconds else None
-            secret = Secret.objects.create(
-                name=name,
-                description=cleaned["description"],
+            secret = secret_row_create(
+                actor=actor,
                 secret_type=SecretType.SERVICE_CREDENTIALS,
-                secret_group=group,
-                state=SecretState.ACTIVE,
-                labels=cleaned["labels"],
-                custom_metadata=cleaned["custom_metadata"],
+                group=group,
+                cleaned=cleaned,
                 ttl_seconds=ttl_seconds,
                 rotation=policy,
                 expiration_date=expires,
                 next_rotation_date=next_rotation(policy, now),
-                created_by=actor.iam_id,
                 source_service=source_service_body(
                     instance_crn=instance.crn,
                     role_crn=key.role_crn,
@@ -308,7 +304,6 @@ def service_credentials_secret_create(
                     serviceid_crn=serviceid_crn,
                 ),
             )
-            set_labels(secret, cleaned["labels"])
             version_add(
                 actor=actor,
                 secret=secret,

@@ -139,6 +139,34 @@ def version_add(
     return version
 
 
+def secret_row_create(
+    *,
+    actor: Actor,
+    secret_type: str,
+    group: SecretGroup,
+    cleaned: dict[str, Any],
+    state: int = SecretState.ACTIVE,
+    **type_fields: Any,
+) -> Secret:
+    """The Secret row and its label rows, from fields `common_secret_fields` validated.
+
+    `type_fields` are the type's own columns (ttl_seconds, rotation, configuration, ...).
+    """
+    secret = Secret.objects.create(
+        name=cleaned["name"],
+        description=cleaned["description"],
+        secret_type=secret_type,
+        secret_group=group,
+        state=state,
+        labels=cleaned["labels"],
+        custom_metadata=cleaned["custom_metadata"],
+        created_by=actor.iam_id,
+        **type_fields,
+    )
+    set_labels(secret, cleaned["labels"])
+    return secret
+
+
 @transaction.atomic
 def arbitrary_secret_create(
     *,
@@ -163,18 +191,13 @@ def arbitrary_secret_create(
     )
     validation.validate_arbitrary_payload(payload)
     validation.validate_expiration_date(expiration_date)
-    secret = Secret.objects.create(
-        name=name,
-        description=cleaned["description"],
+    secret = secret_row_create(
+        actor=actor,
         secret_type=SecretType.ARBITRARY,
-        secret_group=group,
-        state=SecretState.ACTIVE,
-        labels=cleaned["labels"],
-        custom_metadata=cleaned["custom_metadata"],
+        group=group,
+        cleaned=cleaned,
         expiration_date=expiration_date,
-        created_by=actor.iam_id,
     )
-    set_labels(secret, cleaned["labels"])
     version_add(
         actor=actor,
         secret=secret,

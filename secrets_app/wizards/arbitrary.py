@@ -25,6 +25,7 @@ from secrets_app.wizards.common import (
     cleaned_steps,
     create_group_action,
     details_api_body,
+    details_kwargs,
     details_rows,
     field_error,
     secret_url,
@@ -113,13 +114,8 @@ def finish(
     require_secret_create(request.user, details["secret_group"])
     secret = services.arbitrary_secret_create(
         actor=actor_for_user(request.user),
-        name=details["name"],
+        **details_kwargs(details),
         payload=form.cleaned_data["payload"],
-        secret_group_id=details["secret_group"],
-        description=details.get("description") or "",
-        labels=details.get("labels") or [],
-        custom_metadata=details.get("custom_metadata") or {},
-        version_custom_metadata=details.get("version_custom_metadata") or {},
         expiration_date=cleaned["expiration"].get("expiration_date"),
     )
     return secret_url(secret)

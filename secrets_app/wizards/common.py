@@ -252,6 +252,18 @@ class LeaseRotationForm(WizardForm):
         return cleaned
 
 
+def details_kwargs(details: dict[str, Any]) -> dict[str, Any]:
+    """The Details step's cleaned data as the keyword arguments every secret service takes."""
+    return {
+        "name": details["name"],
+        "secret_group_id": details["secret_group"],
+        "description": details.get("description") or "",
+        "labels": details.get("labels") or [],
+        "custom_metadata": details.get("custom_metadata") or {},
+        "version_custom_metadata": details.get("version_custom_metadata") or {},
+    }
+
+
 def details_rows(cleaned: dict[str, Any]) -> list[tuple[str, str]]:
     group = SecretGroup.objects.filter(pk=cleaned["secret_group"]).first()
     rows = [

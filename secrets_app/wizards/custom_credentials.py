@@ -39,6 +39,7 @@ from secrets_app.wizards.common import (
     cleaned_steps,
     create_group_action,
     details_api_body,
+    details_kwargs,
     details_rows,
     field_error,
     lease_rows,
@@ -365,14 +366,9 @@ def finish(
     require_secret_create(request.user, details["secret_group"])
     secret = custom_credentials_secret_create(
         actor=actor_for_user(request.user),
-        name=details["name"],
+        **details_kwargs(details),
         configuration=cleaned["configuration"]["configuration"],
         parameters=cleaned["parameters"]["parameters"],
-        secret_group_id=details["secret_group"],
-        description=details.get("description") or "",
-        labels=details.get("labels") or [],
-        custom_metadata=details.get("custom_metadata") or {},
-        version_custom_metadata=details.get("version_custom_metadata") or {},
         ttl=lease.get("ttl") or None,
         rotation=lease.get("rotation"),
     )

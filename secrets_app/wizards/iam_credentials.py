@@ -30,6 +30,7 @@ from secrets_app.wizards.common import (
     cleaned_steps,
     create_group_action,
     details_api_body,
+    details_kwargs,
     details_rows,
     field_error,
     lease_rows,
@@ -325,17 +326,12 @@ def finish(
     require_secret_create(request.user, details["secret_group"])
     secret = iam_credentials_secret_create(
         actor=actor_for_user(request.user),
-        name=details["name"],
+        **details_kwargs(details),
         ttl=lease["ttl"],
         reuse_api_key=bool(lease.get("reuse_api_key")),
         service_id=access["service"],
         access_groups=access["access_group_ids"] or None,
         account_id=source.get("account_id"),
-        secret_group_id=details["secret_group"],
-        description=details.get("description") or "",
-        labels=details.get("labels") or [],
-        custom_metadata=details.get("custom_metadata") or {},
-        version_custom_metadata=details.get("version_custom_metadata") or {},
         rotation=lease.get("rotation"),
     )
     return secret_url(secret)

@@ -44,6 +44,7 @@ from secrets_app.wizards.common import (
     cleaned_steps,
     create_group_action,
     details_api_body,
+    details_kwargs,
     details_rows,
     lease_rows,
     secret_url,
@@ -436,16 +437,11 @@ def finish(
     require_secret_create(request.user, details["secret_group"])
     secret = service_credentials_secret_create(
         actor=actor_for_user(request.user),
-        name=details["name"],
+        **details_kwargs(details),
         instance_crn=chosen["instance_crn"],
         role=creds["role"],
         serviceid_crn=creds["serviceid_value"],
         hmac=bool(creds.get("hmac")),
-        secret_group_id=details["secret_group"],
-        description=details.get("description") or "",
-        labels=details.get("labels") or [],
-        custom_metadata=details.get("custom_metadata") or {},
-        version_custom_metadata=details.get("version_custom_metadata") or {},
         ttl=lease.get("ttl") or None,
         rotation=lease.get("rotation"),
     )
