@@ -15,8 +15,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from console.identity import actor_for_user
@@ -27,56 +26,24 @@ from engines_app.models import ConfigType, Configuration
 from engines_app.providers.code_engine import JobInfo, get_code_engine
 from engines_app.providers.embedded.code_engine.models import Job
 from engines_app.providers.embedded.iam import services as iam
-from engines_app.providers.embedded.iam.models import AccessPolicy, ServiceId
 from engines_app.regions import REGIONS
 from engines_app.views.engines import require_engines_manager
+from engines_app.wizards.base import (
+    OTHER_ACCOUNT,
+    THIS_ACCOUNT,
+    ManagerStepForm,
+    authorization_granted_here,
+    job_info,
+    picked_job,
+)
+from engines_app.wizards.iam_step import IamCredentialsForm, create_iam_secret_action
 from secrets_app import validation
 from secrets_app.errors import NotFoundError
-from secrets_app.models import Secret, SecretGroup, SecretType
-from secrets_app.permissions import principal_of, require_secret_create, writable_groups
-from secrets_app.services.iam_credentials import iam_credentials_secret_create
-from secrets_app.wizards.common import ROTATION_UNITS, cleaned_steps, field_error
+from secrets_app.models import Secret
+from secrets_app.wizards.common import cleaned_steps, field_error
 
 KIND = "custom_configuration"
-THIS_ACCOUNT, OTHER_ACCOUNT = "this", "other"
 CE_ROLES = list(engine_services.CE_AUTHORIZATION_ROLES)
-
-
-class ManagerStepForm(WizardForm):
-    """Every step of this wizard needs the Manager role: a configuration is instance-wide."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        require_engines_manager(self.user)
-
-    def raw(self, key: str) -> str:
-        """The value of a field as posted (bound form) or as kept in the draft (unbound)."""
-        if self.is_bound:
-            return str(self.data.get(self.add_prefix(key)) or "").strip()
-        value = self.initial.get(key, self.fields[key].initial if key in self.fields else "")
-        if isinstance(value, list):
-            value = value[0] if value else ""
-        return str(value or "").strip()
-
-
-def picked_job(draft: Draft) -> tuple[str, str]:
-    """(project_id, job_name) chosen on the Code Engine job step, as entered."""
-    if draft.value("job", "location", THIS_ACCOUNT) == OTHER_ACCOUNT:
-        return (
-            draft.value("job", "other_project_id").strip(),
-            draft.value("job", "other_job_name").strip(),
-        )
-    project_id, _, job_name = draft.value("job", "job").partition("/")
-    return project_id, job_name
-
-
-def _job_info(project_id: str, job_name: str) -> JobInfo | None:
-    if not project_id or not job_name:
-        return None
-    try:
-        return get_code_engine().get_job(project_id=project_id, job_name=job_name)
-    except NotFoundError:
-        return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,7 +242,7 @@ class JobForm(ManagerStepForm):
 
     def extra_context(self) -> dict[str, Any]:
         project_id, job_name, _ = self._picked()
-        job = _job_info(project_id, job_name)
+        job = job_info(project_id, job_name)
         return {"schema_preview": schema_preview(job) if job else None}
 
 
@@ -291,15 +258,6 @@ def show_schema_action(form: WizardForm) -> dict[str, list[str]]:
 def authorize_applies(draft: Draft) -> bool:
     project_id, _ = picked_job(draft)
     return not engine_services.code_engine_authorized(project_id)
-
-
-def _authorization_granted_here(draft: Draft) -> bool:
-    project_id, _ = picked_job(draft)
-    return bool(
-        project_id
-        and draft.value("authorize", "project_id") == project_id
-        and draft.value("authorize", "authorization_id")
-    )
 
 
 class AuthorizeForm(ManagerStepForm):
@@ -318,7 +276,7 @@ class AuthorizeForm(ManagerStepForm):
 
     def extra_context(self) -> dict[str, Any]:
         project_id, job_name = picked_job(self.draft)
-        job = _job_info(project_id, job_name)
+        job = job_info(project_id, job_name)
         return {
             "grant": {
                 "source": "Secrets Manager",
@@ -353,204 +311,6 @@ def authorize_action(form: WizardForm) -> dict[str, list[str]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# 4. IAM credentials
-
-
-def readable_iam_secrets(user: AbstractBaseUser | AnonymousUser) -> list[Secret]:
-    ids = iam.group_ids_allowing(principal_of(user), "secret.metadata.read")
-    secrets = (
-        Secret.objects.filter(secret_type=SecretType.IAM_CREDENTIALS, probe=False)
-        .select_related("secret_group")
-        .order_by("name")
-    )
-    if ids is not None:
-        secrets = secrets.filter(secret_group_id__in=ids)
-    return list(secrets)
-
-
-def _service_id_label(sid: ServiceId) -> str:
-    policies = AccessPolicy.objects.filter(service_id=sid).select_related("secret_group")
-    roles = [
-        f"{p.role} on {p.secret_group.name if p.secret_group else 'the instance'}" for p in policies
-    ]
-    return f"{sid.name} ({'; '.join(roles)})" if roles else f"{sid.name} (no access policy)"
-
-
-NEW_IAM_FIELDS = {
-    "name": "newiam_name",
-    "secret_group_id": "newiam_group",
-    "service_id": "newiam_service_id",
-    "ttl": "newiam_ttl",
-    "rotation": "newiam_interval",
-    "reuse_api_key": "newiam_reuse",
-}
-
-
-class IamCredentialsForm(ManagerStepForm):
-    api_key_ref = forms.CharField(
-        label="IAM credentials secret",
-        widget=forms.Select,
-        help_text="The job reports back with this secret's API key (SM_ACCESS_APIKEY). The "
-        "embedded Code Engine has no trusted profiles, so the configuration needs one.",
-    )
-    task_timeout = forms.CharField(
-        label="Task timeout",
-        max_length=6,
-        initial=validation.TASK_TIMEOUT_DEFAULT,
-        help_text="How long a job run may take before its task fails: 5m to 24h (e.g. 10m, 2h).",
-    )
-    newiam_name = forms.CharField(
-        label="Name", required=False, max_length=validation.SECRET_NAME_MAX
-    )
-    newiam_group = forms.CharField(label="Secret group", required=False, widget=forms.Select)
-    newiam_service_id = forms.CharField(label="Service ID", required=False, widget=forms.Select)
-    newiam_ttl = forms.CharField(
-        label="Lease duration (TTL)",
-        required=False,
-        max_length=10,
-        initial="90d",
-        help_text="1 minute to 90 days, e.g. 30d.",
-    )
-    newiam_reuse = forms.BooleanField(
-        label="Reuse IAM credentials until lease expires",
-        required=False,
-        initial=True,
-        help_text="Required: only a reused key can rotate automatically.",
-    )
-    newiam_interval = forms.IntegerField(
-        label="Rotate automatically every", required=False, min_value=1, initial=30
-    )
-    newiam_unit = forms.ChoiceField(
-        label="Unit", required=False, choices=ROTATION_UNITS, initial="day"
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        secrets = readable_iam_secrets(self.user)
-        self.eligible = [s for s in secrets if (s.rotation or {}).get("auto_rotate")]
-        self.excluded = [s for s in secrets if not (s.rotation or {}).get("auto_rotate")]
-        self.fields["api_key_ref"].widget.choices = [
-            (
-                "",
-                "Select an IAM credentials secret"
-                if self.eligible
-                else "None yet: create one below",
-            ),
-            *((str(s.pk), f"{s.name} (in {s.secret_group.name})") for s in self.eligible),
-        ]
-        self.groups = list(writable_groups(self.user))
-        self.fields["newiam_group"].widget.choices = [
-            ("", "Select a group"),
-            *((g.pk, g.name) for g in self.groups),
-        ]
-        service_ids = ServiceId.objects.filter(locked=False, managed_by_secrets_manager=False)
-        self.fields["newiam_service_id"].widget.choices = [
-            ("", "Select a service ID"),
-            *((sid.pk, _service_id_label(sid)) for sid in service_ids.order_by("name")),
-        ]
-
-    @property
-    def create_open(self) -> bool:
-        return any(self[name].errors for name in NEW_IAM_FIELDS.values()) or bool(
-            self.is_bound and self.data.get("wizard_action")
-        )
-
-    def clean_api_key_ref(self) -> str:
-        value: str = self.cleaned_data["api_key_ref"]
-        if value in {str(s.pk) for s in self.eligible}:
-            return value
-        secret = (
-            Secret.objects.filter(pk=value, secret_type=SecretType.IAM_CREDENTIALS).first()
-            if validation.UUID_RE.match(value)
-            else None
-        )
-        if secret is None:
-            raise ValidationError(
-                "That IAM credentials secret no longer exists; select another one."
-            )
-        if secret in self.excluded:
-            raise ValidationError(
-                f"IAM credentials secret {secret.name} has no automatic rotation; the configuration "
-                "needs one with an auto rotation policy."
-            )
-        raise PermissionDenied("You cannot read that IAM credentials secret.")
-
-    def clean_task_timeout(self) -> str:
-        try:
-            text, _ = validation.parse_task_timeout(self.cleaned_data["task_timeout"].strip())
-        except ValidationError as exc:
-            raise field_error(exc, "task_timeout") from None
-        return text
-
-    def draft_values(self) -> dict[str, list[str]]:
-        values = super().draft_values()
-        for name in NEW_IAM_FIELDS.values():
-            values.pop(name, None)
-        values.pop("newiam_unit", None)
-        return values
-
-    def extra_context(self) -> dict[str, Any]:
-        engine = Configuration.objects.filter(config_type=ConfigType.IAM_CREDENTIALS).first()
-        project_id, job_name = picked_job(self.draft)
-        job = _job_info(project_id, job_name) if _authorization_granted_here(self.draft) else None
-        return {
-            "excluded": self.excluded,
-            "iam_engine_ready": engine is not None and not engine.disabled,
-            "granted_project": f"{job.project_name} ({job.project_id})" if job else "",
-        }
-
-
-def create_iam_secret_action(form: WizardForm) -> dict[str, list[str]]:
-    """In-context "Create IAM credentials secret": create it with auto rotation and select it."""
-    data = form.data
-    name = (data.get("newiam_name") or "").strip()
-    group_id = (data.get("newiam_group") or "").strip()
-    service_id = (data.get("newiam_service_id") or "").strip()
-    errors: dict[str, str] = {}
-    if not name:
-        errors["newiam_name"] = "Enter a name for the new IAM credentials secret."
-    if not group_id:
-        errors["newiam_group"] = "Select the secret group to create it in."
-    if not service_id:
-        errors["newiam_service_id"] = "Select the service ID the job reports as."
-    if not data.get("newiam_reuse"):
-        errors["newiam_reuse"] = (
-            "Reuse must be on: the configuration's IAM credentials secret rotates automatically, "
-            "which needs a reused API key."
-        )
-    interval_text = (data.get("newiam_interval") or "").strip()
-    if not interval_text.isdigit() or int(interval_text) < 1:
-        errors["newiam_interval"] = "Enter how often to rotate, a whole number of at least 1."
-    unit = data.get("newiam_unit") or "day"
-    if unit not in dict(ROTATION_UNITS):
-        errors["newiam_unit"] = "Rotate every hour(s), day(s) or month(s)."
-    if errors:
-        raise ValidationError(errors)
-    if SecretGroup.objects.filter(pk=group_id).exists():
-        require_secret_create(form.user, group_id)
-    try:
-        secret = iam_credentials_secret_create(
-            actor=actor_for_user(form.user),
-            name=name,
-            ttl=(data.get("newiam_ttl") or "").strip(),
-            reuse_api_key=True,
-            service_id=service_id,
-            secret_group_id=group_id,
-            description="API key a credentials provider job uses to report back to Secrets Manager.",
-            rotation={"auto_rotate": True, "interval": int(interval_text), "unit": unit},
-        )
-    except ValidationError as exc:
-        if not hasattr(exc, "error_dict"):
-            raise
-        raise ValidationError(
-            {NEW_IAM_FIELDS.get(k, k): v for k, v in exc.message_dict.items()}
-        ) from None
-    values = form.draft_values()
-    values["api_key_ref"] = [str(secret.pk)]
-    return values
-
-
-# ---------------------------------------------------------------------------------------------
 # 5. Review
 
 
@@ -579,7 +339,7 @@ class ReviewForm(ManagerStepForm):
             f"Will create configuration {name['name']} for job {job['job_name']} in project "
             f"{project}, region {job['region']}, with the schema above.",
         ]
-        if _authorization_granted_here(self.draft):
+        if authorization_granted_here(self.draft):
             effects.append(
                 f"Granted in this run, when you clicked Authorize: Secrets Manager (source) → "
                 f"Code Engine project {project} (target), roles {' and '.join(CE_ROLES)}."

@@ -387,7 +387,7 @@ def test_in_context_creation_needs_writer_on_the_group(wizard, world, monkeypatc
     through_job(w, world)
     hidden = create_group(name="hidden-group")
     monkeypatch.setattr(
-        "engines_app.wizards.custom_configuration.writable_groups",
+        "engines_app.wizards.iam_step.writable_groups",
         lambda user: SecretGroup.objects.exclude(pk=hidden.pk),
     )
     page = text(w.get("iam"))
