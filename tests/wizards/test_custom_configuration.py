@@ -393,7 +393,7 @@ def test_in_context_creation_needs_writer_on_the_group(wizard, world, monkeypatc
     page = text(w.get("iam"))
     assert "hidden-group" not in page
     monkeypatch.setattr(
-        "engines_app.wizards.custom_configuration.require_secret_create",
+        "engines_app.wizards.iam_step.require_secret_create",
         _refuse,
     )
     forged = w.post(
