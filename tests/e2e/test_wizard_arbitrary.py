@@ -38,7 +38,8 @@ def test_add_an_arbitrary_secret(page: Page, context, js_enabled: bool, live_ser
     expect(page.locator("#id_secret_group")).to_have_value(re.compile(r"[0-9a-f-]{36}"))
     expect(page.locator("#id_name")).to_have_value(f"deploy-key-{mode}")
     page.get_by_label("Labels").fill("ci, prod")
-    page.get_by_role("button", name="Next").click()
+    # Enter submits the step's main action, not the in-context "Create" button before it.
+    page.get_by_label("Labels").press("Enter")
 
     expect(page.get_by_role("heading", name="Expiration")).to_be_visible()
     page.get_by_role("button", name="Next").click()
