@@ -14,6 +14,8 @@ class Actor:
     iam_id: str
     name: str
     user_id: int | None = None
+    # Secrets Manager itself (seeding, shell commands, the job runner): it acts with every role.
+    system: bool = False
 
 
 def iam_id_for_user(user_id: int) -> str:
@@ -29,4 +31,4 @@ def actor_for_user(user: AbstractBaseUser | AnonymousUser) -> Actor:
     )
 
 
-SYSTEM = Actor(iam_id="iam-ServiceId-secrets-manager-console", name="system")
+SYSTEM = Actor(iam_id="iam-ServiceId-secrets-manager-console", name="system", system=True)

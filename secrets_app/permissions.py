@@ -6,6 +6,7 @@ access policies on their IAM identity (superusers hold Manager everywhere).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -14,6 +15,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from engines_app.providers.embedded.iam import services as iam
+from engines_app.providers.embedded.iam.models import AccessGroup, ServiceId
 from secrets_app.models import Secret, SecretGroup
 
 GroupAction = Literal["view", "add", "change", "delete"]
@@ -61,6 +63,22 @@ def writable_groups(user: AbstractBaseUser | AnonymousUser) -> QuerySet[SecretGr
 def readable_group_ids(user: AbstractBaseUser | AnonymousUser) -> set[str] | None:
     """Groups whose secrets' metadata the user may read (Reader or more); None means all."""
     return iam.group_ids_allowing(principal_of(user), "secret.metadata.read")
+
+
+def delegable_service_ids(
+    user: AbstractBaseUser | AnonymousUser, service_ids: Iterable[ServiceId]
+) -> list[ServiceId]:
+    """The service IDs whose roles the user holds too, so a key for them hands nothing over."""
+    principal = principal_of(user)
+    return [s for s in service_ids if not iam.roles_not_held(principal, service_id=s)]
+
+
+def delegable_access_groups(
+    user: AbstractBaseUser | AnonymousUser, groups: Iterable[AccessGroup]
+) -> list[AccessGroup]:
+    """Access groups whose roles the user holds too (a new service ID may join them)."""
+    principal = principal_of(user)
+    return [g for g in groups if not iam.roles_not_held(principal, access_group_ids=[g.pk])]
 
 
 def require_secret_create(user: AbstractBaseUser | AnonymousUser, group_id: str) -> None:

@@ -75,7 +75,7 @@ def q_sync(monkeypatch):
 def cloud(live_server, settings) -> dict[str, Any]:
     """The seeded embedded cloud, with jobs calling back to the live server."""
     settings.SM_PUBLIC_URL = live_server.url
-    actor = Actor(iam_id="IBMid-0000000999", name="test-admin")
+    actor = Actor(iam_id="IBMid-0000000999", name="test-admin", system=True)
     project = seed.seed_code_engine(actor=actor)
     seed.seed_iam_engine(actor=actor)
     key_secret = seed.seed_provider_access(actor=actor)
@@ -91,7 +91,9 @@ def cloud(live_server, settings) -> dict[str, Any]:
 
 def sdk_for(service_id: ServiceId, url: str) -> SecretsManagerV2:
     _, value = iam.api_key_create(
-        actor=Actor(iam_id="IBMid-0000000999", name="test"), name="sdk", service_id=service_id
+        actor=Actor(iam_id="IBMid-0000000999", name="test", system=True),
+        name="sdk",
+        service_id=service_id,
     )
     client = SecretsManagerV2(authenticator=IAMAuthenticator(value, url=url))
     client.set_service_url(url)

@@ -38,7 +38,7 @@ def grant(user: User, role: str, *, group: SecretGroup | None = None) -> None:
     from engines_app.providers.embedded.iam import services as iam
 
     iam.policy_grant(
-        actor=Actor(iam_id="IBMid-0000000000", name="tests"),
+        actor=Actor(iam_id="IBMid-0000000000", name="tests", system=True),
         role=role,
         secret_group_id=group.pk if group else None,
         user=iam.iam_user_for(user),

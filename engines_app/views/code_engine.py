@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -10,16 +9,15 @@ from django.views.decorators.http import require_GET
 
 from console.http import AuthedRequest
 from engines_app import schema as schemas
+from engines_app.access import require_code_engine_manager
 from engines_app.models import Configuration
 from engines_app.providers.embedded.code_engine.models import Job, JobRun, Project
 from engines_app.providers.embedded.code_engine.services import is_secret_env_name
 
-staff_only = staff_member_required(login_url="login")
 
-
-@staff_only
 @require_GET
 def projects(request: AuthedRequest) -> HttpResponse:
+    require_code_engine_manager(request.user)
     rows = Project.objects.prefetch_related("jobs").order_by("region", "name")
     return render(request, "cloud/ce_projects.html", {"projects": rows})
 
@@ -28,9 +26,9 @@ def _shown_env(env: dict[str, str]) -> list[tuple[str, str]]:
     return [(k, "••••••" if is_secret_env_name(k) else str(v)) for k, v in sorted(env.items())]
 
 
-@staff_only
 @require_GET
 def job_detail(request: AuthedRequest, project_id: str, job_name: str) -> HttpResponse:
+    require_code_engine_manager(request.user)
     job = get_object_or_404(
         Job.objects.select_related("project"), project_id=project_id, name=job_name
     )
@@ -52,15 +50,15 @@ def job_detail(request: AuthedRequest, project_id: str, job_name: str) -> HttpRe
     return render(request, "cloud/ce_job.html", context)
 
 
-@staff_only
 @require_GET
 def runs(request: AuthedRequest) -> HttpResponse:
+    require_code_engine_manager(request.user)
     rows = JobRun.objects.select_related("project", "job").order_by("-created_at")[:200]
     return render(request, "cloud/ce_runs.html", {"runs": rows})
 
 
-@staff_only
 @require_GET
 def run_detail(request: AuthedRequest, run_id: int) -> HttpResponse:
+    require_code_engine_manager(request.user)
     run = get_object_or_404(JobRun.objects.select_related("project", "job"), pk=run_id)
     return render(request, "cloud/ce_run.html", {"run": run})

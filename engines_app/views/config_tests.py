@@ -25,6 +25,7 @@ from console.http import AuthedRequest
 from console.identity import actor_for_user
 from engines_app import config_tests
 from engines_app import schema as schemas
+from engines_app.access import can_manage_code_engine
 from engines_app.models import Configuration, ConfigurationTest
 from engines_app.providers.embedded.code_engine.models import JobRun
 from engines_app.providers.embedded.iam import services as iam
@@ -168,7 +169,7 @@ def _context(request: AuthedRequest, test_id: UUID) -> dict[str, Any]:
         raise Http404("No such configuration test.")
     steps = config_tests.configuration_test_steps(test)
     run_urls: dict[str, str] = {}
-    if request.user.is_staff:  # the Code Engine pages are for staff
+    if can_manage_code_engine(request.user):  # only they may open the Code Engine pages
         runs = JobRun.objects.filter(name__in=[s.task_id for s in steps if s.task_id])
         run_urls = {run.name: reverse("cloud:ce-run", args=[run.pk]) for run in runs}
     return {

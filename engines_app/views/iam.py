@@ -1,12 +1,14 @@
 """Console pages for the embedded IAM: service IDs, access groups, API keys, authorizations.
 
-These pages administer identities, so they are for staff.
+These pages administer identities, so they need the Manager role on the instance
+(engines_app.access); the IAM services also refuse to mint a key for, or lock, a service ID
+that holds roles the actor does not hold.
 """
 
 from __future__ import annotations
 
 from django import forms
-from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from console.http import AuthedRequest
 from console.identity import actor_for_user
+from engines_app.access import require_iam_manager
 from engines_app.providers.embedded.iam import services as iam
 from engines_app.providers.embedded.iam.models import (
     AccessGroup,
@@ -23,8 +26,7 @@ from engines_app.providers.embedded.iam.models import (
     ServiceAuthorization,
     ServiceId,
 )
-
-staff_only = staff_member_required(login_url="login")
+from secrets_app.errors import AccessDeniedError
 
 
 class ServiceIdForm(forms.Form):
@@ -42,9 +44,9 @@ class ApiKeyForm(forms.Form):
     description = forms.CharField(max_length=1024, required=False)
 
 
-@staff_only
 @require_http_methods(["GET", "POST"])
 def service_ids(request: AuthedRequest) -> HttpResponse:
+    require_iam_manager(request.user)
     form = ServiceIdForm(request.POST or None)
     status = 200
     if request.method == "POST":
@@ -64,20 +66,20 @@ def service_ids(request: AuthedRequest) -> HttpResponse:
     )
 
 
-@staff_only
 @require_GET
 def access_groups(request: AuthedRequest) -> HttpResponse:
+    require_iam_manager(request.user)
     rows = AccessGroup.objects.prefetch_related(
         "service_ids", "users", "policies__secret_group"
     ).order_by("name")
     return render(request, "cloud/iam_access_groups.html", {"access_groups": rows})
 
 
-@staff_only
 @never_cache
 @require_http_methods(["GET", "POST"])
 def api_keys(request: AuthedRequest) -> HttpResponse:
     """Create shows the value once, in the POST response itself; it is never stored or re-fetchable."""
+    require_iam_manager(request.user)
     form = ApiKeyForm(request.POST or None)
     created: tuple[ApiKey, str] | None = None
     status = 200
@@ -93,6 +95,9 @@ def api_keys(request: AuthedRequest) -> HttpResponse:
             except ValidationError as exc:
                 form.add_error(None, exc)
                 status = 422
+            except AccessDeniedError as exc:
+                form.add_error("service_id", exc.message)
+                status = 403
             else:
                 form = ApiKeyForm()
         else:
@@ -107,19 +112,22 @@ def api_keys(request: AuthedRequest) -> HttpResponse:
     return render(request, "cloud/iam_api_keys.html", context, status=status)
 
 
-@staff_only
 @require_POST
 def api_key_lock(request: AuthedRequest, key_id: str) -> HttpResponse:
+    require_iam_manager(request.user)
     key = get_object_or_404(ApiKey, pk=key_id)
-    iam.api_key_set_locked(
-        actor=actor_for_user(request.user), api_key_id=key.pk, locked=not key.locked
-    )
+    try:
+        iam.api_key_set_locked(
+            actor=actor_for_user(request.user), api_key_id=key.pk, locked=not key.locked
+        )
+    except AccessDeniedError as exc:
+        messages.error(request, exc.message)
     return redirect("cloud:iam-api-keys")
 
 
-@staff_only
 @require_GET
 def authorizations(request: AuthedRequest) -> HttpResponse:
+    require_iam_manager(request.user)
     context = {
         "authorizations": ServiceAuthorization.objects.order_by("-created_at"),
         "policies": AccessPolicy.objects.select_related(

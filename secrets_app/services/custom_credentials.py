@@ -45,7 +45,9 @@ from secrets_app.services.versions import common_secret_fields, secret_row_creat
 logger = logging.getLogger(__name__)
 
 TASKS_KEPT = 100
-JOB_ACTOR = Actor(iam_id="iam-ServiceId-secrets-manager-jobs", name="Secrets Manager (job runner)")
+JOB_ACTOR = Actor(
+    iam_id="iam-ServiceId-secrets-manager-jobs", name="Secrets Manager (job runner)", system=True
+)
 CE_ROLES = ("Viewer", "Writer")
 
 

@@ -22,7 +22,7 @@ from tests.factories import create_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-ADMIN = Actor(iam_id="IBMid-0000000999", name="admin")
+ADMIN = Actor(iam_id="IBMid-0000000999", name="admin", system=True)
 OTHER_ACCOUNT = "0123456789abcdef0123456789abcdef"
 
 

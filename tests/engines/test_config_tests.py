@@ -28,7 +28,7 @@ from secrets_app.services.custom_credentials import _fail, secret_task_update
 from tests.cloud_fixtures import wait_until
 from tests.factories import create_group, create_user, grant
 
-ADMIN = Actor(iam_id="IBMid-0000000999", name="admin")
+ADMIN = Actor(iam_id="IBMid-0000000999", name="admin", system=True)
 
 
 def text(response) -> str:

@@ -16,7 +16,7 @@ from secrets_app.models import Secret, SecretState, SecretTask
 from secrets_app.services.custom_credentials import custom_credentials_secret_create
 
 pytestmark = pytest.mark.django_db
-ADMIN = Actor(iam_id="IBMid-0000000999", name="admin")
+ADMIN = Actor(iam_id="IBMid-0000000999", name="admin", system=True)
 
 
 @pytest.fixture

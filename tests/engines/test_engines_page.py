@@ -19,7 +19,7 @@ from secrets_app.services.custom_credentials import custom_credentials_secret_cr
 from tests.factories import create_user, grant
 
 pytestmark = pytest.mark.django_db
-ADMIN = Actor(iam_id="IBMid-0000000999", name="admin")
+ADMIN = Actor(iam_id="IBMid-0000000999", name="admin", system=True)
 INDEX = reverse("engines:index")
 
 

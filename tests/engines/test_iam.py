@@ -15,7 +15,7 @@ from engines_app.providers.embedded.iam.models import ApiKey, Role
 from tests.factories import create_group, create_user
 
 pytestmark = pytest.mark.django_db
-ADMIN = Actor(iam_id="IBMid-0000000999", name="admin")
+ADMIN = Actor(iam_id="IBMid-0000000999", name="admin", system=True)
 GRANT = "urn:ibm:params:oauth:grant-type:apikey"
 
 

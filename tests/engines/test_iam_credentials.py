@@ -19,7 +19,7 @@ from secrets_app.services.iam_credentials import (
 from tests.factories import factory_actor
 
 pytestmark = pytest.mark.django_db
-ADMIN = Actor(iam_id="IBMid-0000000999", name="admin")
+ADMIN = Actor(iam_id="IBMid-0000000999", name="admin", system=True)
 
 
 @pytest.fixture

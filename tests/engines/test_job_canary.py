@@ -60,7 +60,9 @@ def test_job_outputs_and_api_key_leak_nowhere(cloud, q_sync, caplog, owner_clien
     assert len(canaries) == 6 and all(len(c) >= 20 for c in canaries)
 
     staff = Client()
-    staff.force_login(create_user(username="auditor", is_staff=True))
+    staff.force_login(
+        create_user(username="auditor", manage_groups=True)
+    )  # Manager: may open the run pages
     runs = list(JobRun.objects.all())
     q_tasks = list(Task.objects.all())
     assert len(runs) == 2 and len(q_tasks) >= 2, "the places scanned really hold the runs' records"

@@ -23,7 +23,7 @@ from tests.factories import create_group, create_user, factory_actor, grant
 from tests.wizards.conftest import WizardDriver
 
 pytestmark = pytest.mark.django_db
-ADMIN = Actor(iam_id="IBMid-0000000999", name="admin")
+ADMIN = Actor(iam_id="IBMid-0000000999", name="admin", system=True)
 KIND = "custom_configuration"
 TOKEN_ENV = {
     "SMIN_USER_NAME": "type:string, required:true",

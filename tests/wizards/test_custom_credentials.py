@@ -22,7 +22,7 @@ from tests.factories import create_group, create_secret, create_user, grant
 from tests.wizards.conftest import WizardDriver
 
 pytestmark = pytest.mark.django_db
-ADMIN = Actor(iam_id="IBMid-0000000999", name="admin")
+ADMIN = Actor(iam_id="IBMid-0000000999", name="admin", system=True)
 KIND = "custom_credentials"
 
 DETAILS = {

@@ -24,7 +24,7 @@ from tests.wizards.conftest import WizardDriver
 
 pytestmark = pytest.mark.django_db
 
-ADMIN = Actor(iam_id="IBMid-0000000999", name="admin")
+ADMIN = Actor(iam_id="IBMid-0000000999", name="admin", system=True)
 KIND = "iam_credentials"
 DETAILS = {
     "name": "deploy-key",

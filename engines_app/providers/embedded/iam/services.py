@@ -55,6 +55,9 @@ _MANAGER = _WRITER | {
     "secret_group.manage",
     "secret_task.update",
     "configuration.manage",
+    # The embedded cloud's own consoles: identities and keys, Code Engine projects, jobs and runs.
+    "iam.manage",
+    "code_engine.manage",
 }
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     Role.READER: _READER,
@@ -82,7 +85,7 @@ class Principal:
 
     iam_id: str
     name: str
-    kind: str  # "user" | "service_id"
+    kind: str  # "user" | "service_id" | "system"
     is_superuser: bool = False
 
     @property
@@ -184,6 +187,12 @@ def access_group_create(
 @transaction.atomic
 def access_group_add_member(*, actor: Actor, access_group_id: str, service_id: ServiceId) -> None:
     group = AccessGroup.objects.get(pk=access_group_id)
+    # A member gets the group's roles: only someone who holds them may hand them out.
+    require_delegable(
+        actor,
+        what=f"add a service ID to access group {group.name}",
+        access_group_ids=[group.pk],
+    )
     group.service_ids.add(service_id)
     audit_record(
         actor=actor,
@@ -203,6 +212,11 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+def _acts_for_user(actor: Actor, user: IamUser) -> bool:
+    """Whether the actor may manage a user's keys: the user, a superuser, or the system."""
+    return actor.iam_id == user.iam_id or principal_for_actor(actor).is_superuser
+
+
 @transaction.atomic
 def api_key_create(
     *,
@@ -217,6 +231,12 @@ def api_key_create(
         raise ValidationError("An API key belongs to exactly one service ID or user.")
     if service_id is not None and service_id.locked:
         raise ValidationError({"service_id": f"Service ID {service_id.name} is locked."})
+    if service_id is not None:
+        require_delegable(
+            actor, what=f"create an API key for service ID {service_id.name}", service_id=service_id
+        )
+    if user is not None and not _acts_for_user(actor, user):
+        raise AccessDeniedError("Only the user themselves can create an API key for a user.")
     value = secrets.token_urlsafe(33)  # 44 characters, base64url alphabet
     key = ApiKey.objects.create(
         name=name,
@@ -240,9 +260,19 @@ def api_key_create(
 
 @transaction.atomic
 def api_key_set_locked(*, actor: Actor, api_key_id: str, locked: bool) -> ApiKey:
-    updated = ApiKey.objects.filter(pk=api_key_id).update(locked=locked)
-    if not updated:
+    key = ApiKey.objects.select_related("service_id", "user").filter(pk=api_key_id).first()
+    if key is None:
         raise NotFoundError(f"API key {api_key_id} does not exist.")
+    verb = "lock" if locked else "unlock"
+    if key.service_id is not None:
+        require_delegable(
+            actor,
+            what=f"{verb} the API keys of service ID {key.service_id.name}",
+            service_id=key.service_id,
+        )
+    elif key.user is not None and not _acts_for_user(actor, key.user):
+        raise AccessDeniedError(f"Only the user themselves can {verb} a user's API key.")
+    ApiKey.objects.filter(pk=api_key_id).update(locked=locked)
     audit_record(
         actor=actor,
         action="iam.api_key.lock" if locked else "iam.api_key.unlock",
@@ -346,6 +376,25 @@ def token_verify(token: str) -> Principal:
         name=iam_user.user.get_username(),
         kind="user",
         is_superuser=iam_user.user.is_superuser,
+    )
+
+
+def principal_for_actor(actor: Actor) -> Principal:
+    """The principal behind an actor, for checks in services that are handed only the actor.
+
+    An actor this IAM does not know (no user, no service ID) holds no role at all.
+    """
+    if actor.system:
+        return Principal(iam_id=actor.iam_id, name=actor.name, kind="system", is_superuser=True)
+    if actor.iam_id.startswith("iam-ServiceId-"):
+        return Principal(iam_id=actor.iam_id, name=actor.name, kind="service_id")
+    iam_user = IamUser.objects.select_related("user").filter(pk=actor.iam_id).first()
+    active = iam_user is not None and iam_user.user.is_active
+    return Principal(
+        iam_id=actor.iam_id,
+        name=actor.name,
+        kind="user",
+        is_superuser=bool(active and iam_user is not None and iam_user.user.is_superuser),
     )
 
 
@@ -458,6 +507,64 @@ def authorize(principal: Principal, action: str, *, secret_group_id: str | None)
     if not is_allowed(principal, action, secret_group_id=secret_group_id):
         where = f"secret group {secret_group_id}" if secret_group_id else "this instance"
         raise AccessDeniedError(f"{principal.name} is not allowed to perform {action} on {where}.")
+
+
+def _scope_name(policy: AccessPolicy) -> str:
+    return f"secret group {policy.secret_group.name}" if policy.secret_group else "the instance"
+
+
+def roles_not_held(
+    holder: Principal,
+    *,
+    service_id: ServiceId | None = None,
+    access_group_ids: Iterable[str] = (),
+) -> list[str]:
+    """Roles of a service ID (its own policies and its access groups') that `holder` lacks.
+
+    Whoever can mint a key for an identity, or lock its keys, can act as it or stop it; so both
+    are allowed only to someone who holds every role that identity holds, on the same scope.
+    The same goes for putting a new identity into access groups.
+    """
+    if holder.is_superuser:
+        return []
+    subject = Q(pk__in=[])
+    if service_id is not None:
+        subject |= Q(service_id=service_id) | Q(access_group__service_ids=service_id)
+    if groups := list(access_group_ids):
+        subject |= Q(access_group_id__in=groups)
+    policies = AccessPolicy.objects.filter(subject).select_related("secret_group").distinct()
+    held: dict[str | None, set[str]] = {}
+    missing: list[str] = []
+    for policy in policies:
+        scope = policy.secret_group_id
+        if scope not in held:
+            held[scope] = set().union(
+                *(ROLE_ACTIONS[r] for r in roles_for(holder, secret_group_id=scope))
+            )
+        if not ROLE_ACTIONS.get(policy.role, frozenset()) <= held[scope]:
+            label = f"{policy.role} on {_scope_name(policy)}"
+            if label not in missing:
+                missing.append(label)
+    return missing
+
+
+def require_delegable(
+    actor: Actor,
+    *,
+    what: str,
+    service_id: ServiceId | None = None,
+    access_group_ids: Iterable[str] = (),
+) -> None:
+    """Refuse `what` (e.g. "create an API key for service ID x") if it would hand over roles."""
+    missing = roles_not_held(
+        principal_for_actor(actor), service_id=service_id, access_group_ids=access_group_ids
+    )
+    if missing:
+        raise AccessDeniedError(
+            f"You cannot {what}: it holds {', '.join(missing)}, and you do not. "
+            "Ask someone who holds those roles (or a Manager of the instance).",
+            field="access_groups" if access_group_ids and service_id is None else "service_id",
+        )
 
 
 # ---------------------------------------------------------------------------------------------

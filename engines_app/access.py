@@ -1,0 +1,45 @@
+"""Who may use the embedded cloud's own consoles (IAM, Code Engine). One helper per object type.
+
+Both administer what every secret depends on: an API key minted for the job's service ID lets
+its holder report credentials for any custom credentials secret, and a job runs code on this
+host. So they need the Manager role on the instance (superusers hold it); `is_staff` alone,
+which opens the read-only Django admin, is not enough.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
+
+from engines_app.providers.embedded.iam import services as iam
+
+
+def _allowed(user: AbstractBaseUser | AnonymousUser, action: str) -> bool:
+    if not user.is_authenticated:
+        return False
+    principal = iam.principal_for_user(user)  # type: ignore[arg-type]
+    return iam.is_allowed(principal, action, secret_group_id=None)
+
+
+def can_manage_iam(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return _allowed(user, "iam.manage")
+
+
+def require_iam_manager(user: AbstractBaseUser | AnonymousUser) -> None:
+    if not can_manage_iam(user):
+        raise PermissionDenied(
+            "The IAM pages need the Manager role on this instance: they create and lock the "
+            "API keys that jobs and people sign in with."
+        )
+
+
+def can_manage_code_engine(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return _allowed(user, "code_engine.manage")
+
+
+def require_code_engine_manager(user: AbstractBaseUser | AnonymousUser) -> None:
+    if not can_manage_code_engine(user):
+        raise PermissionDenied(
+            "The Code Engine pages need the Manager role on this instance: jobs run commands on "
+            "this host, and their runs' logs belong to every custom credentials secret."
+        )
