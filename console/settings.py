@@ -6,6 +6,7 @@ README's configuration table lists every variable read here.
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -19,6 +20,7 @@ from console.env import (
     env_str,
     env_url,
 )
+from console.keyfile import private_file_value
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -36,7 +38,11 @@ if not SECRET_KEY:
         raise ImproperlyConfigured(
             "SECRET_KEY must be set when DEBUG is off (make run sets DEBUG=1 for the demo)."
         )
-    SECRET_KEY = "insecure-demo-key-only-for-debug-mode"
+    # The demo's key is random per data directory (0600), never a constant: it signs sessions
+    # and the embedded IAM's access tokens, so a known key would let anyone forge either.
+    SECRET_KEY = private_file_value(
+        DATA_DIR / "secret.key", generate=lambda: secrets.token_urlsafe(50)
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -141,11 +147,27 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "secrets:list"
 LOGOUT_REDIRECT_URL = "login"
-# Failed logins allowed per username and per client address within the window.
+# Failed sign-ins allowed per (client address, username) pair within the window, and per client
+# address over all usernames. There is no per-username limit, so nobody can lock a user out
+# from another address; whoever guesses is slowed down instead.
 LOGIN_THROTTLE_ATTEMPTS = env_int("LOGIN_THROTTLE_ATTEMPTS", 10, minimum=1)
+LOGIN_THROTTLE_CLIENT_ATTEMPTS = env_int("LOGIN_THROTTLE_CLIENT_ATTEMPTS", 50, minimum=1)
 LOGIN_THROTTLE_WINDOW = 15 * 60
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Throttles count in this cache, so it must be shared by every server process: the database by
+# default (the table comes with `migrate`), Redis when REDIS_URL is set.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "sm_cache",
+        "OPTIONS": {"MAX_ENTRIES": 50_000},
+    }
+}
+# Failed exchanges at POST /identity/token allowed per client address within the window.
+TOKEN_THROTTLE_ATTEMPTS = env_int("TOKEN_THROTTLE_ATTEMPTS", 20, minimum=1)
+TOKEN_THROTTLE_WINDOW = 5 * 60
+# Lifetime of the embedded IAM's access tokens; a token claiming a longer one is refused.
+SM_TOKEN_TTL = env_int("SM_TOKEN_TTL", 3600, minimum=60, maximum=86_400)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -198,6 +220,10 @@ Q_CLUSTER: dict[str, object] = {
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+    }
 else:
     Q_CLUSTER["orm"] = "default"
 
@@ -209,3 +235,4 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+

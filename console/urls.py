@@ -15,6 +15,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("login/", views.ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # The admin's own login view is not throttled: route its URL to the console's.
+    path("admin/login/", views.ThrottledLoginView.as_view(), name="admin-login"),
     path("admin/", admin.site.urls),
     path("identity/token", iam_views.token, name="iam-token"),
     path("api/v2/", include("secrets_app.api.urls")),

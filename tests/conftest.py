@@ -58,21 +58,30 @@ def ro_client(teammate_ro) -> Client:
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache():
-    """The login throttle counts in the cache; each test starts with a clean slate."""
+def _clear_cache(request):
+    """The throttles count in the (database) cache; each test that can reach it starts clean."""
+    if not _uses_db(request):
+        yield
+        return
     from django.core.cache import cache
 
+    request.getfixturevalue("transactional_db" if _is_transactional(request) else "db")
     cache.clear()
     yield
     cache.clear()
 
 
+def _uses_db(request) -> bool:
+    return bool(
+        {"db", "transactional_db", "live_server"} & set(request.fixturenames)
+        or request.node.get_closest_marker("django_db")
+    )
+
+
 @pytest.fixture(autouse=True)
 def _default_group(request):
     """Transactional tests flush the database, taking the migration-made default group with it."""
-    if {"db", "transactional_db", "live_server"} & set(
-        request.fixturenames
-    ) or request.node.get_closest_marker("django_db"):
+    if _uses_db(request):
         request.getfixturevalue("transactional_db" if _is_transactional(request) else "db")
         from secrets_app.services import default_group_ensure
 

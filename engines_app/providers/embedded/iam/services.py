@@ -35,7 +35,6 @@ from engines_app.providers.embedded.iam.models import (
 )
 from secrets_app.errors import AccessDeniedError, NotFoundError, ServiceError
 
-TOKEN_TTL_SECONDS = 3600
 APIKEY_GRANT = "urn:ibm:params:oauth:grant-type:apikey"
 SECRETS_MANAGER_SERVICE = "secrets-manager"
 
@@ -331,7 +330,7 @@ def token_issue(*, apikey: str) -> dict[str, object]:
         "account": {"bss": key.account_id},
         "grant_type": APIKEY_GRANT,
         "iat": now,
-        "exp": now + TOKEN_TTL_SECONDS,
+        "exp": now + settings.SM_TOKEN_TTL,
         "jti": str(uuid.uuid4()),
     }
     token = jwt.encode(claims, _signing_key(), algorithm="HS256")
@@ -339,43 +338,67 @@ def token_issue(*, apikey: str) -> dict[str, object]:
         "access_token": token,
         "refresh_token": secrets.token_urlsafe(32),
         "token_type": "Bearer",
-        "expires_in": TOKEN_TTL_SECONDS,
-        "expiration": now + TOKEN_TTL_SECONDS,
+        "expires_in": settings.SM_TOKEN_TTL,
+        "expiration": now + settings.SM_TOKEN_TTL,
         "scope": "ibm openid",
     }
 
 
-def token_verify(token: str) -> Principal:
+# Tolerated clock difference for a token's issue time.
+TOKEN_LEEWAY_SECONDS = 60
+
+
+def token_verify(token: str, *, now: float | None = None) -> Principal:
+    """The principal of a token that this IAM issued, whose API key still exists and is unlocked.
+
+    A token dies with its key: it names the key (`identifier`), which is looked up on every call,
+    so locking or deleting a key (rotation deletes keys) ends the tokens issued for it at once.
+    A token that claims a longer lifetime than SM_TOKEN_TTL, or an issue time in the future, is
+    refused even when its signature is good.
+    """
+    now = time.time() if now is None else now
     try:
         claims = jwt.decode(
             token,
             _signing_key(),
             algorithms=["HS256"],
-            options={"require": ["exp", "iat", "iam_id"]},
+            options={"require": ["exp", "iat", "iam_id", "identifier"], "verify_exp": False},
             issuer=f"{settings.SM_PUBLIC_URL}/identity",
         )
-    except jwt.ExpiredSignatureError:
-        raise InvalidTokenError("The access token has expired; request a new one.") from None
-    except jwt.InvalidTokenError:
+        issued, expires = int(claims["iat"]), int(claims["exp"])
+    except (jwt.InvalidTokenError, TypeError, ValueError):
         raise InvalidTokenError("The access token is not valid.") from None
+    if expires <= now:
+        raise InvalidTokenError("The access token has expired; request a new one.")
+    if expires - issued > settings.SM_TOKEN_TTL or issued > now + TOKEN_LEEWAY_SECONDS:
+        raise InvalidTokenError("The access token is not valid.")
     iam_id = str(claims["iam_id"])
-    if iam_id.startswith("iam-ServiceId-"):
-        sid = ServiceId.objects.filter(pk=iam_id.removeprefix("iam-")).first()
-        if sid is None or sid.locked:
+    key = (
+        ApiKey.objects.select_related("service_id", "user__user")
+        .filter(pk=str(claims["identifier"]))
+        .first()
+    )
+    if key is None or key.locked or key.owner_iam_id != iam_id:
+        raise InvalidTokenError(
+            "The API key behind this access token was deleted or locked; request a new token "
+            "with a valid API key."
+        )
+    if key.service_id is not None:
+        if key.service_id.locked:
             raise InvalidTokenError(
                 "The identity behind this access token no longer exists or is locked."
             )
-        return Principal(iam_id=iam_id, name=sid.name, kind="service_id")
-    iam_user = IamUser.objects.select_related("user").filter(pk=iam_id).first()
-    if iam_user is None or not iam_user.user.is_active:
+        return Principal(iam_id=iam_id, name=key.service_id.name, kind="service_id")
+    assert key.user is not None
+    if not key.user.user.is_active:
         raise InvalidTokenError(
             "The identity behind this access token no longer exists or is disabled."
         )
     return Principal(
         iam_id=iam_id,
-        name=iam_user.user.get_username(),
+        name=key.user.user.get_username(),
         kind="user",
-        is_superuser=iam_user.user.is_superuser,
+        is_superuser=key.user.user.is_superuser,
     )
 
 

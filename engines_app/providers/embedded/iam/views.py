@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from console.throttle import Limit, client_address, exceeded, record_failure
 from engines_app.providers.embedded.iam.services import (
     APIKEY_GRANT,
     InvalidApiKeyError,
@@ -31,16 +33,37 @@ def _iam_error(status: int, code: str, message: str) -> JsonResponse:
     )
 
 
+def _failure_limit(request: HttpRequest) -> Limit:
+    return Limit.of(
+        "identity-token",
+        client_address(request),
+        attempts=settings.TOKEN_THROTTLE_ATTEMPTS,
+        window=settings.TOKEN_THROTTLE_WINDOW,
+    )
+
+
 @csrf_exempt
 @login_not_required
 @require_POST
 def token(request: HttpRequest) -> JsonResponse:
+    # Failed exchanges are counted per client address, so API keys cannot be guessed at speed;
+    # a client that exchanges valid keys is never slowed.
+    limit = _failure_limit(request)
+    if exceeded(limit):
+        response = _iam_error(
+            429,
+            "BXNIM0436E",
+            f"Too many failed API key exchanges from this address; try again in {limit.window // 60} minutes.",
+        )
+        response["Retry-After"] = str(limit.window)
+        return response
     grant_type = request.POST.get("grant_type", "")
     if grant_type != APIKEY_GRANT:
         return _iam_error(400, "BXNIM0103E", f"Unsupported grant_type; use {APIKEY_GRANT}.")
     try:
         body = token_issue(apikey=request.POST.get("apikey", ""))
     except InvalidApiKeyError as exc:
+        record_failure(limit)
         return _iam_error(400, "BXNIM0415E", exc.message)
     response = JsonResponse(body)
     response["Cache-Control"] = "no-store"
