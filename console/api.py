@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -31,15 +32,61 @@ class ApiRequest(HttpRequest):
     principal: Any  # engines_app.providers.embedded.iam.services.Principal
 
 
+# Paths whose every response, errors included, is JSON: the REST API and the token endpoint.
+JSON_PATH_PREFIXES = ("/api/", "/identity/")
+
+
+def is_json_path(path: str) -> bool:
+    return path.startswith(JSON_PATH_PREFIXES)
+
+
 def error_response(
-    status: int, code: str, message: str, *, target: str | None = None
+    status: int, code: str, message: str, *, target: str | None = None, trace: str | None = None
 ) -> JsonResponse:
     error: dict[str, Any] = {"code": code, "message": message, "more_info": MORE_INFO}
     if target:
         error["target"] = {"type": "field", "name": target}
-    return JsonResponse(
-        {"errors": [error], "trace": str(uuid.uuid4()), "status_code": status}, status=status
+    response = JsonResponse(
+        {"errors": [error], "trace": trace or str(uuid.uuid4()), "status_code": status},
+        status=status,
     )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def internal_error_response(request: HttpRequest, exc: BaseException) -> JsonResponse:
+    """A 500 that says nothing but a trace id; the log holds the traceback under the same id.
+
+    The traceback is logged without frame variables (they would hold the bearer token and the
+    request body), and the exception text is not sent to the caller.
+    """
+    trace = str(uuid.uuid4())
+    logger.error(
+        "unexpected %s in %s %s (trace %s)",
+        type(exc).__name__,
+        request.method,
+        request.path,
+        trace,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+    return error_response(
+        500,
+        "internal_error",
+        f"The server could not complete the request; quote trace {trace} when reporting it.",
+        trace=trace,
+    )
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of a parsed JSON value, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def validation_error_response(exc: ValidationError) -> JsonResponse:
@@ -55,12 +102,17 @@ def parse_json_object(request: HttpRequest) -> dict[str, Any]:
     content_type = request.content_type or ""
     if content_type not in {"application/json", "application/merge-patch+json"}:
         raise ServiceError("Send the request body as JSON (Content-Type: application/json).")
+    limit = settings.SM_API_MAX_JSON_DEPTH
     try:
         body = json.loads(request.body or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ServiceError(f"The request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ServiceError(f"The request body is nested more than {limit} levels deep.") from None
     if not isinstance(body, dict):
         raise ServiceError("The request body must be a JSON object.")
+    if _depth(body) > limit:
+        raise ServiceError(f"The request body is nested more than {limit} levels deep.")
     return body
 
 
@@ -106,5 +158,7 @@ def api_endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
         except CryptoError:
             logger.exception("crypto failure in %s", request.path)
             return error_response(500, "internal_error", "The secret data could not be decrypted.")
+        except Exception as exc:  # noqa: BLE001 - the API never answers with an HTML page
+            return internal_error_response(request, exc)
 
     return wrapper

@@ -2,9 +2,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware as _DjangoLoginRequired
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse
 from django_htmx.http import HttpResponseClientRedirect
+
+from console.api import error_response, internal_error_response, is_json_path
 
 # No inline script anywhere: htmx is configured by a <meta> tag and the theme toggle lives in
 # static/js/app.js. Inline style attributes stay allowed because the Django admin uses them.
@@ -46,3 +50,95 @@ class LoginRequiredMiddleware(_DjangoLoginRequired):
         if getattr(request, "htmx", False):
             return HttpResponseClientRedirect(response["Location"])
         return response
+
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    429: "too_many_requests",
+}
+
+
+class JsonApiErrorMiddleware:
+    """Every response on the API's paths is JSON, errors included (IBM's error body, §7.1).
+
+    Django would otherwise answer an unknown route, a wrong method, an oversized body or a crash
+    with an HTML page (with DEBUG on, one that shows frame variables such as the bearer token).
+    It sits near the top of the stack so that it also sees what other middleware answer.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not is_json_path(request.path):
+            return self.get_response(request)
+        too_big = self._too_big(request)
+        if too_big is not None:
+            return too_big
+        response = self.get_response(request)
+        if response.status_code < 400 or response.get("Content-Type", "").startswith(
+            "application/json"
+        ):
+            return response
+        return self._as_json(request, response)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not is_json_path(request.path):
+            return None
+        if isinstance(exception, RequestDataTooBig):
+            return self._payload_too_large()
+        if isinstance(exception, Http404):
+            return None  # becomes a 404 response, which __call__ turns into JSON
+        return internal_error_response(request, exception)
+
+    @staticmethod
+    def _payload_too_large() -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return error_response(
+            413, "payload_too_large", f"The request body is larger than {limit} bytes."
+        )
+
+    def _too_big(self, request: HttpRequest) -> HttpResponse | None:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return error_response(400, "bad_request", "Content-Length is not a number.")
+        if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            return self._payload_too_large()
+        return None
+
+    @staticmethod
+    def _as_json(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        status = response.status_code
+        if (
+            status == 404
+            and request.path.startswith("/api/")
+            and not request.headers.get("Authorization")
+        ):
+            # Without a token the API says nothing about which routes exist.
+            return error_response(
+                401, "unauthorized", "Send an IAM access token: Authorization: Bearer <token>."
+            )
+        if status == 404:
+            message = f"There is no API endpoint {request.method} {request.path}."
+        elif status == 405:
+            message = (
+                f"{request.method} is not allowed here; use one of: {response.get('Allow', '')}."
+            )
+        elif status >= 500:
+            message = "The server could not complete the request."
+        else:
+            message = f"The request was refused ({status})."
+        json_response = error_response(
+            status,
+            _STATUS_CODES.get(status, "internal_error" if status >= 500 else "error"),
+            message,
+        )
+        if "Allow" in response:
+            json_response["Allow"] = response["Allow"]
+        return json_response

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "console.middleware.JsonApiErrorMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -163,6 +164,13 @@ CACHES = {
         "OPTIONS": {"MAX_ENTRIES": 50_000},
     }
 }
+# Request size limits. A request body larger than SM_MAX_REQUEST_BYTES gets 413 on the API (and
+# Django's 400 in the console); file uploads are limited by their own fields. JSON bodies nested
+# deeper than SM_API_MAX_JSON_DEPTH are refused with 400.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int(
+    "SM_MAX_REQUEST_BYTES", 4 * 1024 * 1024, minimum=64 * 1024, maximum=64 * 1024 * 1024
+)
+SM_API_MAX_JSON_DEPTH = env_int("SM_API_MAX_JSON_DEPTH", 32, minimum=4, maximum=256)
 # Failed exchanges at POST /identity/token allowed per client address within the window.
 TOKEN_THROTTLE_ATTEMPTS = env_int("TOKEN_THROTTLE_ATTEMPTS", 20, minimum=1)
 TOKEN_THROTTLE_WINDOW = 5 * 60
