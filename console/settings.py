@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from console.env import (
     database_from_url,
     env_bool,
+    env_choice,
     env_int,
     env_list,
     env_path,
@@ -29,8 +30,12 @@ DEBUG = env_bool("DEBUG", False)
 # The data directory holds the SQLite file, the root key file and job logs. Two instances can
 # run side by side by giving each its own SM_DATA_DIR and PORT.
 DATA_DIR = env_path("SM_DATA_DIR", BASE_DIR / "var")
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+DATA_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
 JOB_LOG_DIR = DATA_DIR / "jobs"
+# State of the embedded "external" services that sample jobs manage credentials in (the token
+# service). The only part of the data directory that job runs can see.
+SM_EXTERNAL_DIR = DATA_DIR / "external"
+SM_SAMPLE_JOBS_DIR = BASE_DIR / "engines_app" / "sample_jobs"
 
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
@@ -164,6 +169,17 @@ CACHES = {
         "OPTIONS": {"MAX_ENTRIES": 50_000},
     }
 }
+# The job sandbox (engines_app/providers/embedded/code_engine/sandbox.py): auto runs jobs in
+# bubblewrap where it works and without it (with warnings) where it does not; required refuses to
+# run jobs without it; off never sandboxes. Limits apply to every job run.
+SM_JOB_SANDBOX = env_choice("SM_JOB_SANDBOX", "auto", ("auto", "required", "off"))
+SM_JOB_BWRAP = env_str("SM_JOB_BWRAP", "bwrap")
+SM_JOB_UID = env_int("SM_JOB_UID", 65534, minimum=1)  # used when the server runs as root
+SM_JOB_CPU_SECONDS = env_int("SM_JOB_CPU_SECONDS", 300, minimum=1)
+SM_JOB_MEMORY_MB = env_int("SM_JOB_MEMORY_MB", 1024, minimum=64)
+SM_JOB_MAX_PROCESSES = env_int("SM_JOB_MAX_PROCESSES", 128, minimum=4)
+SM_JOB_MAX_FILE_MB = env_int("SM_JOB_MAX_FILE_MB", 64, minimum=1)
+
 # Request size limits. A request body larger than SM_MAX_REQUEST_BYTES gets 413 on the API (and
 # Django's 400 in the console); file uploads are limited by their own fields. JSON bodies nested
 # deeper than SM_API_MAX_JSON_DEPTH are refused with 400.

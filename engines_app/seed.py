@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
 
@@ -67,7 +68,7 @@ SAMPLE_JOBS = [
             "SMIN_SCOPE": "type:enum[admin|user], required:false",
             "SMIN_EXPIRES": "type:integer, required:false",
             "SMOUT_TOKEN": "type:string, required:true",
-            "TOKEN_SERVICE_DB": "{data_dir}/token-service.sqlite3",
+            "TOKEN_SERVICE_DB": "{external_dir}/token-service/tokens.sqlite3",
             "CE_REMOVE_COMPLETED_JOBS": "1d",
         },
     ),
@@ -75,7 +76,7 @@ SAMPLE_JOBS = [
 
 
 def token_service_path() -> str:
-    return str(settings.DATA_DIR / "token-service.sqlite3")
+    return str(settings.SM_EXTERNAL_DIR / "token-service" / "tokens.sqlite3")
 
 
 def seed_code_engine(*, actor: Actor) -> Project:
@@ -93,6 +94,7 @@ def seed_code_engine(*, actor: Actor) -> Project:
             )
     from engines_app.sample_jobs import token_service
 
+    Path(token_service_path()).parent.mkdir(parents=True, exist_ok=True)
     token_service.init_store(token_service_path(), users=TOKEN_SERVICE_USERS)
     if not engine_services.code_engine_authorized(project.pk):
         iam.authorization_create(

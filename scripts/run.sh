@@ -3,6 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+# Jobs run in a bubblewrap sandbox where it is installed; without it they run unsandboxed, and
+# the console says so (README: "Job sandbox").
+bash scripts/system-packages.sh bwrap:bubblewrap || echo "Continuing without the job sandbox." >&2
 export DEBUG=${DEBUG:-1}
 export PORT=${PORT:-8000}
 export SM_PUBLIC_URL=${SM_PUBLIC_URL:-http://127.0.0.1:$PORT}

@@ -1,19 +1,14 @@
 #!/usr/bin/env bash
-# `make test`: install what the tests need (Debian's chromium included), then run every test.
+# `make test`: install what the tests need (Debian's chromium and bubblewrap), then run every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -z "${CHROMIUM_PATH:-}" ] && [ ! -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" = "0" ]; then
-    echo "Installing Debian's chromium for the browser tests ..." >&2
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    echo "The browser tests need Debian's chromium. Install it with:" >&2
-    echo "    sudo apt-get install -y chromium" >&2
-    echo "or point CHROMIUM_PATH at a Chromium binary." >&2
-    exit 1
-  fi
-fi
+# Debian's chromium for the browser tests, bubblewrap for the job sandbox tests.
+needs=(bwrap:bubblewrap)
+if [ -z "${CHROMIUM_PATH:-}" ]; then needs+=(/usr/bin/chromium:chromium); fi
+bash scripts/system-packages.sh "${needs[@]}" || {
+  echo "(or point CHROMIUM_PATH at a Chromium binary)" >&2
+  exit 1
+}
 bash scripts/bootstrap.sh
 export DJANGO_SETTINGS_MODULE=console.settings_test
 .venv/bin/ruff check .

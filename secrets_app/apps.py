@@ -6,3 +6,9 @@ from django.apps import AppConfig
 class SecretsAppConfig(AppConfig):
     name = "secrets_app"
     verbose_name = "Secrets"
+
+    def ready(self) -> None:
+        from engines_app.providers.code_engine import job_run_finished
+        from secrets_app.services.custom_credentials import on_job_run_finished
+
+        job_run_finished.connect(on_job_run_finished, dispatch_uid="secrets-task-run-finished")

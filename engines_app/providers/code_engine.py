@@ -5,7 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from django.dispatch import Signal
+
 from console.identity import Actor
+
+# Sent when a job run has ended, with `outcome=RunOutcome(...)`. The secrets app listens (a task
+# that the job never reported on fails there); the provider never imports the secrets code.
+job_run_finished = Signal()
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_name: str
+    project_id: str
+    status: str
+    exit_code: int | None
+    timed_out: bool
+    timeout_seconds: int
+    # Whether the run (and its logs) is kept after it ended, and the job's setting that says so.
+    logs_kept: bool
+    retention_setting: str
 
 
 @dataclass(frozen=True)
@@ -44,6 +63,14 @@ class CodeEngineProvider(Protocol):
 
     def stop_job_run(self, *, project_id: str, run_name: str) -> bool:
         """Stop a run if it is still going; True if something was stopped."""
+        ...
+
+    def record_run_report(self, *, project_id: str, run_name: str) -> None:
+        """Note that the run's job reported its result (so a lost supervisor is not a timeout)."""
+        ...
+
+    def sandbox_summary(self) -> str:
+        """One sentence on how job runs are isolated on this platform, for the console."""
         ...
 
 

@@ -12,18 +12,22 @@ from engines_app import schema as schemas
 from engines_app.access import require_code_engine_manager
 from engines_app.models import Configuration
 from engines_app.providers.embedded.code_engine.models import Job, JobRun, Project
-from engines_app.providers.embedded.code_engine.services import is_secret_env_name
+from engines_app.providers.embedded.code_engine.sandbox import sandbox_status
+from engines_app.providers.embedded.code_engine.services import job_env_names
 
 
 @require_GET
 def projects(request: AuthedRequest) -> HttpResponse:
     require_code_engine_manager(request.user)
     rows = Project.objects.prefetch_related("jobs").order_by("region", "name")
-    return render(request, "cloud/ce_projects.html", {"projects": rows})
+    return render(
+        request, "cloud/ce_projects.html", {"projects": rows, "sandbox": sandbox_status()}
+    )
 
 
-def _shown_env(env: dict[str, str]) -> list[tuple[str, str]]:
-    return [(k, "••••••" if is_secret_env_name(k) else str(v)) for k, v in sorted(env.items())]
+def _shown_env(job: Job) -> list[tuple[str, str]]:
+    """Names and plain values; a secret variable's value is sealed and never opened for a page."""
+    return [(k, "••••••" if secret else str(job.env[k])) for k, secret in job_env_names(job)]
 
 
 @require_GET
@@ -39,13 +43,14 @@ def job_detail(request: AuthedRequest, project_id: str, job_name: str) -> HttpRe
         problems = exc.messages
     context = {
         "job": job,
-        "env": _shown_env(job.env),
+        "env": _shown_env(job),
         "schema": schema,
         "problems": problems,
         "configurations": Configuration.objects.filter(
             code_engine_project_id=project_id, code_engine_job_name=job_name
         ),
         "runs": job.runs.order_by("-created_at")[:20],
+        "sandbox": sandbox_status(),
     }
     return render(request, "cloud/ce_job.html", context)
 
@@ -54,11 +59,11 @@ def job_detail(request: AuthedRequest, project_id: str, job_name: str) -> HttpRe
 def runs(request: AuthedRequest) -> HttpResponse:
     require_code_engine_manager(request.user)
     rows = JobRun.objects.select_related("project", "job").order_by("-created_at")[:200]
-    return render(request, "cloud/ce_runs.html", {"runs": rows})
+    return render(request, "cloud/ce_runs.html", {"runs": rows, "sandbox": sandbox_status()})
 
 
 @require_GET
 def run_detail(request: AuthedRequest, run_id: int) -> HttpResponse:
     require_code_engine_manager(request.user)
     run = get_object_or_404(JobRun.objects.select_related("project", "job"), pk=run_id)
-    return render(request, "cloud/ce_run.html", {"run": run})
+    return render(request, "cloud/ce_run.html", {"run": run, "sandbox": sandbox_status()})

@@ -22,7 +22,7 @@ from console.audit import audit_record
 from console.identity import Actor
 from engines_app import schema as schemas
 from engines_app.models import ConfigType, Configuration
-from engines_app.providers.code_engine import get_code_engine
+from engines_app.providers.code_engine import RunOutcome, get_code_engine
 from engines_app.providers.embedded.iam.services import Principal, authorize
 from engines_app.providers.iam import get_iam
 from secrets_app import validation
@@ -335,23 +335,55 @@ def secret_task_dispatch(*, task_id: str) -> str:
     return "started"
 
 
+def _where_the_logs_are(task_id: str, *, logs_kept: bool, retention_setting: str) -> str:
+    if logs_kept:
+        return (
+            f"Its logs are in Code Engine → Job runs → {task_id} (kept for {retention_setting}, "
+            "per the job's CE_REMOVE_COMPLETED_JOBS)."
+        )
+    return (
+        f"Its logs were not kept, because the job's CE_REMOVE_COMPLETED_JOBS is "
+        f"{retention_setting}. To keep runs and their logs, set it to a duration such as 3d on "
+        "the job's environment variables (Code Engine → the job), then retry."
+    )
+
+
 def secret_task_run_finished(
-    *, task_id: str, exit_code: int | None, timed_out: bool, timeout_seconds: int
+    *,
+    task_id: str,
+    exit_code: int | None,
+    timed_out: bool,
+    timeout_seconds: int,
+    logs_kept: bool = True,
+    retention_setting: str = "",
 ) -> bool:
     """Called when a job run ends. A task the job never reported on is failed here."""
+    logs = _where_the_logs_are(task_id, logs_kept=logs_kept, retention_setting=retention_setting)
     if timed_out:
         return _fail(
             task_id,
             code="task_timeout",
             description=(
                 f"The credentials provider job did not report back within the task timeout "
-                f"({validation.human_duration(timeout_seconds)}) and was stopped."
+                f"({validation.human_duration(timeout_seconds)}) and was stopped. {logs}"
             ),
         )
     return _fail(
         task_id,
         code="job_exited_without_result",
-        description=f"The job run {task_id} exited with code {exit_code} without reporting a result; see its logs in Code Engine.",
+        description=f"The job run {task_id} exited with code {exit_code} without reporting a result. {logs}",
+    )
+
+
+def on_job_run_finished(sender: object, *, outcome: RunOutcome, **kwargs: object) -> None:
+    """Receiver of the Code Engine provider's job_run_finished signal (see SecretsAppConfig)."""
+    secret_task_run_finished(
+        task_id=outcome.run_name,
+        exit_code=outcome.exit_code,
+        timed_out=outcome.timed_out,
+        timeout_seconds=outcome.timeout_seconds,
+        logs_kept=outcome.logs_kept,
+        retention_setting=outcome.retention_setting,
     )
 
 
@@ -509,6 +541,10 @@ def secret_task_update(
     task.status = status
     task.updated_by = actor.iam_id
     task.save()
+    if secret.configuration is not None:
+        get_code_engine().record_run_report(
+            project_id=secret.configuration.code_engine_project_id, run_name=task.pk
+        )
     audit_record(
         actor=actor,
         action="secret_task.update",

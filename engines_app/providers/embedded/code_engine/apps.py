@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.core import checks
 
 
 class CodeEngineConfig(AppConfig):
@@ -8,3 +9,8 @@ class CodeEngineConfig(AppConfig):
     label = "code_engine"
     verbose_name = "Embedded Code Engine"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from engines_app.providers.embedded.code_engine.checks import job_sandbox_check
+
+        checks.register(job_sandbox_check, checks.Tags.security)

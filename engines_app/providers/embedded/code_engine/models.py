@@ -6,6 +6,8 @@ import uuid
 
 from django.db import models
 
+from secrets_app.models import SealedFields
+
 
 def _uuid() -> str:
     return str(uuid.uuid4())
@@ -28,18 +30,26 @@ class Project(models.Model):
         return f"{self.name} ({self.region})"
 
 
-class Job(models.Model):
+class Job(SealedFields):
     """A job definition. `command` is the argv to run (the equivalent of a container image).
 
-    `{python}` and `{base_dir}` in the command are replaced at run time by the console's Python
-    interpreter and its source directory, so shipped sample jobs work from any checkout.
+    `{python}`, `{base_dir}` and `{external_dir}` in the command and the variables are replaced
+    at run time by the console's Python interpreter, its source directory and the embedded
+    external services' folder, so shipped sample jobs work from any checkout.
+
+    Variables whose names mark them as secret (DB_PASSWORD, ..._TOKEN; see
+    services.is_secret_env_name) are sealed, as Code Engine keeps secrets apart from plain
+    variables: `env` holds the plain ones, `secret_names` the names of the sealed ones.
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="jobs")
     name = models.CharField(max_length=128)
     command = models.JSONField(default=list)
     env = models.JSONField(
-        default=dict, help_text="Environment variables, incl. SMIN_/SMOUT_ declarations"
+        default=dict, help_text="Plain environment variables, incl. SMIN_/SMOUT_ declarations"
+    )
+    secret_names = models.JSONField(
+        default=list, blank=True, help_text="Names of the sealed (secret) variables"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -60,9 +70,13 @@ class RunStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     TIMED_OUT = "timed_out", "Timed out"
+    # The supervisor vanished after the job had reported: the exit code is unknown.
+    LOST = "lost", "Ended (supervisor lost)"
 
 
-FINISHED_RUN_STATUSES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.TIMED_OUT})
+FINISHED_RUN_STATUSES = frozenset(
+    {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.LOST}
+)
 
 
 class JobRun(models.Model):
@@ -83,6 +97,10 @@ class JobRun(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     # When a finished run is removed (CE_REMOVE_COMPLETED_JOBS); None while it runs.
     remove_after = models.DateTimeField(null=True, blank=True)
+    # When the job reported its result to Secrets Manager (the secret task's callback).
+    reported_at = models.DateTimeField(null=True, blank=True)
+    # Whether the run was started inside the bubblewrap sandbox.
+    sandboxed = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 from console.identity import Actor
 from engines_app.providers.code_engine import JobInfo
 from engines_app.providers.embedded.code_engine import services
+from engines_app.providers.embedded.code_engine.sandbox import sandbox_status
 from engines_app.regions import REGIONS
 
 
@@ -46,3 +47,9 @@ class EmbeddedCodeEngine:
 
     def stop_job_run(self, *, project_id: str, run_name: str) -> bool:
         return services.job_run_stop(project_id=project_id, run_name=run_name)
+
+    def record_run_report(self, *, project_id: str, run_name: str) -> None:
+        services.job_run_record_report(project_id=project_id, run_name=run_name)
+
+    def sandbox_summary(self) -> str:
+        return sandbox_status().describe()

@@ -16,7 +16,6 @@ import shutil
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -27,6 +26,8 @@ from django.utils import timezone
 
 from console.audit import audit_record
 from console.identity import Actor
+from engines_app.providers.code_engine import RunOutcome
+from engines_app.providers.embedded.code_engine import sandbox
 from engines_app.providers.embedded.code_engine.models import (
     FINISHED_RUN_STATUSES,
     Job,
@@ -34,8 +35,10 @@ from engines_app.providers.embedded.code_engine.models import (
     Project,
     RunStatus,
 )
+from engines_app.providers.embedded.code_engine.sandbox import RunPlan
 from engines_app.regions import REGIONS
-from secrets_app.errors import NotFoundError
+from secrets_app import crypto
+from secrets_app.errors import NotFoundError, ServiceError
 
 JOB_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 LOG_LIMIT = 64 * 1024
@@ -43,6 +46,7 @@ KILL_GRACE_SECONDS = 5
 SUPERVISOR_GRACE_SECONDS = 60
 RETENTION_RE = re.compile(r"^(\d+)([mhd])$")
 SECRET_ENV_SUFFIXES = ("APIKEY", "API_KEY", "PASSWORD", "TOKEN", "SECRET")
+SEALED_COLUMNS = ("sealed_key_id", "sealed_wrapped_key", "sealed_ciphertext")
 
 
 def is_secret_env_name(name: str) -> bool:
@@ -59,10 +63,11 @@ def is_secret_env_name(name: str) -> bool:
 
 
 def _placeholders(value: str) -> str:
+    # There is deliberately no placeholder for the data directory: jobs never see it.
     return (
         value.replace("{python}", sys.executable)
         .replace("{base_dir}", str(settings.BASE_DIR))
-        .replace("{data_dir}", str(settings.DATA_DIR))
+        .replace("{external_dir}", str(settings.SM_EXTERNAL_DIR))
     )
 
 
@@ -100,6 +105,35 @@ def _clean_env(env: dict[str, str]) -> dict[str, str]:
     return cleaned
 
 
+def _sealed_env(job: Job) -> dict[str, str]:
+    sealed = job.get_sealed()
+    if sealed is None:
+        return {}
+    return dict(json.loads(crypto.open_sealed(sealed, context=job.seal_context())))
+
+
+def _store_env(job: Job, env: dict[str, str]) -> None:
+    """Split variables into plain ones (`env`) and sealed secret ones; the caller saves."""
+    plain = {k: v for k, v in env.items() if not is_secret_env_name(k)}
+    secret = {k: v for k, v in env.items() if is_secret_env_name(k)}
+    job.env = plain
+    job.secret_names = sorted(secret)
+    job.set_sealed(
+        crypto.seal(json.dumps(secret).encode(), context=job.seal_context()) if secret else None
+    )
+
+
+def job_runtime_env(job: Job) -> dict[str, str]:
+    """Every variable of the job, secret ones opened: for the run's environment only."""
+    return {**job.env, **_sealed_env(job)}
+
+
+def job_env_names(job: Job) -> list[tuple[str, bool]]:
+    """(name, is secret) of every variable, for pages: values of secret ones are never needed."""
+    names = [(k, False) for k in job.env] + [(k, True) for k in job.secret_names]
+    return sorted(names)
+
+
 @transaction.atomic
 def job_create(
     *, actor: Actor, project: Project, name: str, command: list[str], env: dict[str, str]
@@ -112,7 +146,9 @@ def job_create(
         raise ValidationError({"command": "The command is a non-empty list of arguments."})
     if Job.objects.filter(project=project, name=name).exists():
         raise ValidationError({"name": f"Project {project.name} already has a job named {name!r}."})
-    job = Job.objects.create(project=project, name=name, command=list(command), env=_clean_env(env))
+    job = Job.objects.create(project=project, name=name, command=list(command))
+    _store_env(job, _clean_env(env))  # sealing binds the value to the row, so after create
+    job.save(update_fields=["env", "secret_names", *SEALED_COLUMNS])
     audit_record(
         actor=actor,
         action="code_engine.job.create",
@@ -143,8 +179,8 @@ def job_get(*, project_id: str, job_name: str, region: str | None = None) -> Job
 @transaction.atomic
 def job_set_env(*, actor: Actor, project_id: str, job_name: str, env: dict[str, str]) -> Job:
     job = job_get(project_id=project_id, job_name=job_name)
-    job.env = {**job.env, **_clean_env(env)}
-    job.save(update_fields=["env", "updated_at"])
+    _store_env(job, {**job_runtime_env(job), **_clean_env(env)})
+    job.save(update_fields=["env", "secret_names", *SEALED_COLUMNS, "updated_at"])
     audit_record(
         actor=actor,
         action="code_engine.job.update_env",
@@ -159,8 +195,26 @@ def job_set_env(*, actor: Actor, project_id: str, job_name: str, env: dict[str, 
 # ---------------------------------------------------------------------------------------------
 # Job runs
 
+# The settings that the supervisor process needs to reach the same database and broker. They
+# travel on its standard input, never in its environment: /proc/<pid>/environ shows only the
+# initial environment, which is minimal. The root keys and the admin password are not sent.
+SUPERVISOR_SETTINGS = (
+    "DEBUG",
+    "SECRET_KEY",
+    "SM_DATA_DIR",
+    "SQLITE_PATH",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SM_PUBLIC_URL",
+    "SM_ACCOUNT_ID",
+    "SM_REGION",
+    "SM_INSTANCE_ID",
+    "LOG_LEVEL",
+)
+
 
 def _run_dir(run: JobRun) -> Path:
+    """Per run: the captured logs, and `home/`, the only directory the job itself can write."""
     return Path(settings.JOB_LOG_DIR) / run.project_id / run.name
 
 
@@ -177,8 +231,16 @@ def retention(job_env: dict[str, str], ended_at: datetime) -> datetime:
 def job_run_start(
     *, project_id: str, job_name: str, run_name: str, env: dict[str, str], timeout_seconds: int
 ) -> JobRun:
-    """Record the run and hand it to a supervisor process once the row is committed."""
+    """Record the run and hand it to a supervisor process once the row is committed.
+
+    Refused (ServiceError) when SM_JOB_SANDBOX=required and the sandbox cannot run here.
+    """
     job = job_get(project_id=project_id, job_name=job_name)
+    status = sandbox.sandbox_status()
+    if status.refuses_jobs:
+        raise ServiceError(status.describe())
+    sandbox.warn_if_unsandboxed(status)
+    plan = sandbox.run_plan(status)
     with transaction.atomic():
         run, created = JobRun.objects.get_or_create(
             project=job.project,
@@ -187,11 +249,12 @@ def job_run_start(
                 "job": job,
                 "timeout_seconds": timeout_seconds,
                 "deadline": timezone.now() + timedelta(seconds=timeout_seconds),
+                "sandboxed": plan.sandboxed,
             },
         )
         if created:
             db_name = str(connection.settings_dict["NAME"])
-            transaction.on_commit(lambda: _spawn_supervisor(run.pk, dict(env), db_name))
+            transaction.on_commit(lambda: _spawn_supervisor(run.pk, dict(env), db_name, plan))
     return run
 
 
@@ -200,36 +263,44 @@ def job_run_start(
 _supervisors: list[subprocess.Popen[bytes]] = []
 
 
-def _spawn_supervisor(run_pk: int, env: dict[str, str], db_name: str) -> None:
+def _supervisor_environment() -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+        "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "console.settings"),
+    }
+
+
+def _spawn_supervisor(run_pk: int, env: dict[str, str], db_name: str, plan: RunPlan) -> None:
     _supervisors[:] = [p for p in _supervisors if p.poll() is None]
     log_dir = Path(settings.JOB_LOG_DIR)
-    log_dir.mkdir(parents=True, exist_ok=True)
-    # The supervisor uses the very database this process uses (a test database, say).
-    supervisor_env = {**os.environ, "SM_DB_NAME": db_name}
+    log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    handoff = {
+        # The supervisor uses the very database this process uses (a test database, say).
+        "settings": {
+            **{k: os.environ[k] for k in SUPERVISOR_SETTINGS if k in os.environ},
+            "SM_DB_NAME": db_name,
+            "SECRET_KEY": settings.SECRET_KEY,
+        },
+        "run_env": env,
+        "plan": plan.to_json(),
+    }
     with open(log_dir / "supervisor.log", "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "run_job", str(run_pk)],
+            [sys.executable, "-m", "engines_app.providers.embedded.code_engine.supervisor"]
+            + [str(run_pk)],
             stdin=subprocess.PIPE,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=supervisor_env,
+            env=_supervisor_environment(),
             cwd=str(settings.BASE_DIR),
             start_new_session=True,
         )
     assert proc.stdin is not None
-    proc.stdin.write(json.dumps(env).encode())
+    proc.stdin.write(json.dumps(handoff).encode())
     proc.stdin.close()
     _supervisors.append(proc)
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    run_name: str
-    project_id: str
-    status: str
-    exit_code: int | None
-    timed_out: bool
-    timeout_seconds: int
 
 
 def _redact(text: str, env: dict[str, str]) -> str:
@@ -255,40 +326,68 @@ def _kill_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
 
 
-def job_run_supervise(*, run_pk: int, extra_env: dict[str, str]) -> RunOutcome | None:
-    """Run the job to completion or its deadline (the body of `manage.py run_job`)."""
+def _job_environment(run: JobRun, extra_env: dict[str, str], home: Path) -> dict[str, str]:
+    """Exactly what the job sees: a few basics, the job's variables and the run's."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": str(home),
+        "TMPDIR": "/tmp",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        **{k: _placeholders(str(v)) for k, v in job_runtime_env(run.job).items()},
+        **extra_env,
+    }
+
+
+def _start(plan: RunPlan, argv: list[str], env: dict[str, str], home: Path, out, err):  # type: ignore[no-untyped-def]
+    if plan.sandboxed:
+        sandbox.give_external_dir_to(plan)
+        command = sandbox.sandboxed_argv(plan, argv=argv, env=env, home=home)
+        return subprocess.Popen(
+            command,
+            env={},
+            cwd=str(home),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+            preexec_fn=sandbox.limits_setter(plan),  # noqa: PLW1509 - single-threaded supervisor
+        )
+    return subprocess.Popen(
+        argv,
+        env=env,
+        cwd=str(home),
+        stdin=subprocess.DEVNULL,
+        stdout=out,
+        stderr=err,
+        start_new_session=True,
+        preexec_fn=sandbox.limits_setter(plan),  # noqa: PLW1509 - single-threaded supervisor
+    )
+
+
+def job_run_supervise(
+    *, run_pk: int, extra_env: dict[str, str], plan: RunPlan
+) -> RunOutcome | None:
+    """Run the job to completion or its deadline (the body of the supervisor process)."""
     now = timezone.now()
     if not JobRun.objects.filter(pk=run_pk, status=RunStatus.PENDING).update(
         status=RunStatus.RUNNING, started_at=now
     ):
         return None  # stopped before it started, or another supervisor has it
     run = JobRun.objects.select_related("job").get(pk=run_pk)
-    job_env = {k: _placeholders(str(v)) for k, v in run.job.env.items()}
-    workdir = _run_dir(run)
-    workdir.mkdir(parents=True, exist_ok=True)
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "HOME": str(workdir),
-        "PYTHONUNBUFFERED": "1",
-        **job_env,
-        **extra_env,
-    }
+    run_dir = _run_dir(run)
+    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    home = run_dir / "home"
+    sandbox.prepare_home(plan, home)
+    env = _job_environment(run, extra_env, home)
     argv = [_placeholders(part) for part in run.job.command]
-    out_path, err_path = workdir / "stdout.log", workdir / "stderr.log"
+    out_path, err_path = run_dir / "stdout.log", run_dir / "stderr.log"
     timed_out = False
     exit_code: int | None
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         try:
-            proc = subprocess.Popen(
-                argv,
-                env=env,
-                cwd=str(workdir),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,
-            )
+            proc = _start(plan, argv, env, home, out, err)
         except OSError as exc:
             err.write(f"could not start the job: {exc.strerror} ({argv[0]})\n".encode())
             proc = None
@@ -310,23 +409,24 @@ def job_run_supervise(*, run_pk: int, extra_env: dict[str, str]) -> RunOutcome |
                     _kill_group(proc.pid, signal.SIGKILL)
                     proc.wait()
                 exit_code = proc.returncode
-            _kill_group(proc.pid, signal.SIGKILL)  # stray grandchildren
+            _kill_group(proc.pid, signal.SIGKILL)  # stray grandchildren (outside a sandbox)
     ended = timezone.now()
     if timed_out:
         status = RunStatus.TIMED_OUT
     else:
         status = RunStatus.SUCCEEDED if exit_code == 0 else RunStatus.FAILED
-    secret_env = {**job_env, **extra_env}
+    secret_env = {**job_runtime_env(run.job), **extra_env}
+    remove_after = retention(run.job.env, ended)
     JobRun.objects.filter(pk=run.pk).update(
         status=status,
         exit_code=exit_code,
         ended_at=ended,
         stdout=_redact(_read_log(out_path), secret_env),
         stderr=_redact(_read_log(err_path), secret_env),
-        remove_after=retention(job_env, ended),
+        remove_after=remove_after,
     )
     # The captured logs now live (redacted) in the database; the raw files go.
-    shutil.rmtree(workdir, ignore_errors=True)
+    shutil.rmtree(run_dir, ignore_errors=True)
     return RunOutcome(
         run_name=run.name,
         project_id=run.project_id,
@@ -334,6 +434,15 @@ def job_run_supervise(*, run_pk: int, extra_env: dict[str, str]) -> RunOutcome |
         exit_code=exit_code,
         timed_out=timed_out,
         timeout_seconds=run.timeout_seconds,
+        logs_kept=remove_after > ended,
+        retention_setting=str(run.job.env.get("CE_REMOVE_COMPLETED_JOBS", "IMMEDIATELY")),
+    )
+
+
+def job_run_record_report(*, project_id: str, run_name: str) -> None:
+    """Note that the job reported its result (the secret task's callback arrived)."""
+    JobRun.objects.filter(project_id=project_id, name=run_name, reported_at__isnull=True).update(
+        reported_at=timezone.now()
     )
 
 
@@ -356,19 +465,36 @@ def job_run_stop(*, project_id: str, run_name: str) -> bool:
     return False
 
 
+LOST_SUPERVISOR_NOTE = (
+    "The supervisor of this run stopped before the run ended, so its exit code and output were "
+    "not recorded (the raw output was discarded: it had not been redacted)."
+)
+
+
 def job_runs_cleanup(*, now: datetime | None = None) -> dict[str, int]:
-    """Remove runs past their retention; finish runs whose supervisor vanished past the deadline."""
+    """Remove runs past their retention; finish runs whose supervisor vanished past the deadline.
+
+    A run whose job had reported its result before the supervisor vanished ends as `lost` (its
+    exit code is unknown), not `timed_out`. Its raw log files are removed at once.
+    """
     now = now or timezone.now()
     orphaned = 0
     stale = JobRun.objects.filter(
         status=RunStatus.RUNNING, deadline__lt=now - timedelta(seconds=SUPERVISOR_GRACE_SECONDS)
-    )
+    ).select_related("job")
     for run in stale:
         if run.pid:
             _kill_group(run.pid, signal.SIGKILL)
+        if run.reported_at:
+            status = RunStatus.LOST
+            note = f"{LOST_SUPERVISOR_NOTE} The job had reported its result at {run.reported_at:%Y-%m-%d %H:%M:%S} UTC."
+        else:
+            status = RunStatus.TIMED_OUT
+            note = f"{LOST_SUPERVISOR_NOTE} The job had not reported a result by its deadline."
         orphaned += JobRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
-            status=RunStatus.TIMED_OUT, ended_at=now, remove_after=retention(run.job.env, now)
+            status=status, ended_at=now, stderr=note, remove_after=retention(run.job.env, now)
         )
+        shutil.rmtree(_run_dir(run), ignore_errors=True)
     expired = list(JobRun.objects.filter(remove_after__lte=now))
     for run in expired:
         shutil.rmtree(_run_dir(run), ignore_errors=True)
