@@ -133,14 +133,14 @@ def sandbox_status() -> SandboxStatus:
     return SandboxStatus(mode=mode, available=available, detail=detail)
 
 
-_warned = False
+_warned: set[tuple[str, str]] = set()
 
 
 def warn_if_unsandboxed(status: SandboxStatus) -> None:
-    """Log the missing sandbox once per process, the first time a job is about to run."""
-    global _warned
-    if not status.sandboxed and not _warned:
-        _warned = True
+    """Log a missing sandbox once per process and cause: at start-up, and when a job is started
+    after the configuration changed."""
+    if not status.sandboxed and (status.mode, status.detail) not in _warned:
+        _warned.add((status.mode, status.detail))
         logger.warning(status.describe())
 
 
