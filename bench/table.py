@@ -68,8 +68,10 @@ def main(sizes: list[int]) -> None:
     from django.contrib.auth.models import User
 
     from console.identity import SYSTEM
+    from console.liveness import heartbeat_record
     from secrets_app.services import group_create
 
+    heartbeat_record()  # /healthz, the floor, answers 200 only with a fresh worker heartbeat
     admin = User.objects.create_superuser("bench", password="bench-pass-123")
     group_ids = [group_create(actor=SYSTEM, name=f"bench-group-{i}").pk for i in range(5)]
     client = Client()

@@ -52,3 +52,23 @@ class WizardDraft(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} draft {self.pk}"
+
+
+# The heartbeat the django-q2 workers write (console.tasks.worker_heartbeat); /healthz and
+# `manage.py serve` read it.
+WORKER_HEARTBEAT = "worker"
+
+
+class WorkerHeartbeat(models.Model):
+    """When a django-q2 worker last *processed* a heartbeat task, one row per name.
+
+    A live qcluster process proves nothing (killed workers get reincarnated into a queue that no
+    longer moves); a beat written by a task proves broker -> pusher -> worker -> database works.
+    """
+
+    name = models.CharField(max_length=64, unique=True)
+    beat_at = models.DateTimeField()
+    pid = models.PositiveIntegerField(default=0, help_text="Worker process that wrote the beat")
+
+    def __str__(self) -> str:
+        return f"{self.name} beat at {self.beat_at:%Y-%m-%d %H:%M:%S}"

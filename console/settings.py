@@ -260,3 +260,10 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 
+# Worker liveness. A django-q2 worker writes a heartbeat whenever it processes the heartbeat task
+# (scheduled every minute; `manage.py serve` also probes every SM_WORKER_HEARTBEAT_INTERVAL
+# seconds). /healthz answers 503 once the last beat is older than SM_WORKER_STALE_AFTER seconds,
+# and `manage.py serve` restarts a cluster that has stopped beating for that long. Keep the
+# threshold well above the minute of the schedule when only `manage.py qcluster` runs.
+SM_WORKER_STALE_AFTER = env_int("SM_WORKER_STALE_AFTER", 180, minimum=5)
+SM_WORKER_HEARTBEAT_INTERVAL = env_int("SM_WORKER_HEARTBEAT_INTERVAL", 15, minimum=1)

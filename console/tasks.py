@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from console.liveness import heartbeat_record
 from console.wizards import drafts_cleanup
 
 
 def cleanup_wizard_drafts() -> str:
     return f"wizard drafts removed: {drafts_cleanup()}"
+
+
+def worker_heartbeat() -> str:
+    """Prove a worker processes tasks: the schedule and `manage.py serve`'s probes enqueue this."""
+    return f"heartbeat at {heartbeat_record().isoformat()}"

@@ -1,14 +1,20 @@
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.db import connection
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from console.liveness import heartbeat_age
 from console.throttle import Limit, client_address, exceeded, record_failure, reset
+
+logger = logging.getLogger(__name__)
 
 
 @require_GET
@@ -18,10 +24,38 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_not_required
 @require_GET
+@never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})
+    """The database and the background worker: 503 unless both work, for monitors to act on.
+
+    A running qcluster is not proof of work (killed workers are reincarnated into a stalled
+    queue), so the worker counts as up only while its last processed heartbeat is fresh. Reading
+    that heartbeat is the one query, and it proves the database answers too: this view is the
+    floor of bench/table.py, so it stays that cheap.
+    """
+    stale_after = settings.SM_WORKER_STALE_AFTER
+    worker: dict[str, object] = {
+        "status": "unknown",
+        "last_heartbeat": None,
+        "age_seconds": None,
+        "stale_after_seconds": stale_after,
+    }
+    try:
+        beat = heartbeat_age()
+    except DatabaseError:
+        logger.exception("healthz: the database did not answer")
+        return JsonResponse({"status": "error", "database": "error", "worker": worker}, status=503)
+    if beat is None:
+        worker["status"] = "no heartbeat yet"
+    else:
+        worker["status"] = "ok" if beat.age_seconds <= stale_after else "stale"
+        worker["last_heartbeat"] = beat.beat_at.isoformat()
+        worker["age_seconds"] = int(beat.age_seconds)
+    status = worker["status"]
+    return JsonResponse(
+        {"status": status, "database": "ok", "worker": worker},
+        status=200 if status == "ok" else 503,
+    )
 
 
 def _login_limits(request: HttpRequest) -> list[Limit]:

@@ -21,6 +21,8 @@ SCHEDULES = [
     ScheduleSpec(
         name="wizard-drafts-cleanup", func="console.tasks.cleanup_wizard_drafts", minutes=60
     ),
+    # Proves a worker processes tasks, for /healthz (manage.py serve probes more often itself).
+    ScheduleSpec(name="worker-heartbeat", func="console.tasks.worker_heartbeat", minutes=1),
 ]
 
 

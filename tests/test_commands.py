@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -96,7 +97,14 @@ def test_serve_runs_web_and_worker_and_ctrl_c_stops_both(tmp_path):
                 if proc.poll() is not None:
                     break
                 time.sleep(0.1)
-        assert body == b'{"status": "ok"}', (tmp_path / "serve.log").read_text()
+        # /healthz answers 200 only once the worker has processed a heartbeat (503 before).
+        health = json.loads(body or b"{}")
+        worker = health.get("worker", {})
+        assert (health.get("status"), health.get("database"), worker.get("status")) == (
+            "ok",
+            "ok",
+            "ok",
+        ), (tmp_path / "serve.log").read_text()
         # Wait for the worker to report in, then press "Ctrl-C" (SIGINT to the whole group).
         while (
             time.monotonic() < deadline and "Q Cluster" not in (tmp_path / "serve.log").read_text()
