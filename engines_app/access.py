@@ -43,3 +43,35 @@ def require_code_engine_manager(user: AbstractBaseUser | AnonymousUser) -> None:
             "The Code Engine pages need the Manager role on this instance: jobs run commands on "
             "this host, and their runs' logs belong to every custom credentials secret."
         )
+
+
+def can_read_configurations(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """A role (Reader or more) on the instance or on at least one secret group."""
+    if not user.is_authenticated:
+        return False
+    ids = iam.group_ids_allowing(iam.principal_for_user(user), "configuration.read")  # type: ignore[arg-type]
+    return ids is None or bool(ids)
+
+
+def require_configuration_read(user: AbstractBaseUser | AnonymousUser) -> None:
+    """Configurations name jobs, projects and IAM credentials secrets: not for strangers.
+
+    A role on one group is enough, since its Writers pick a configuration for their secrets.
+    """
+    if not can_read_configurations(user):
+        raise PermissionDenied(
+            "You need a role (Reader or more) on a secret group or on this instance to see "
+            "the secrets engines and their configurations."
+        )
+
+
+def require_service_instance_read(user: AbstractBaseUser | AnonymousUser) -> None:
+    """Service instances (CRNs, resource keys) are configuration too: the same rule applies.
+
+    A role on one group is enough, since its Writers pick an instance for service credentials.
+    """
+    if not can_read_configurations(user):
+        raise PermissionDenied(
+            "You need a role (Reader or more) on a secret group or on this instance to see "
+            "service instances."
+        )

@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from engines_app.access import can_manage_code_engine, can_manage_iam
+from engines_app.access import can_manage_code_engine, can_manage_iam, can_read_configurations
 
 
 def cloud_nav(request: HttpRequest) -> dict[str, Any]:
@@ -16,6 +16,7 @@ def cloud_nav(request: HttpRequest) -> dict[str, Any]:
         return {}
     # Lazy: pages that never render the navigation (JSON, partials) pay no query for it.
     return {
+        "nav_engines": SimpleLazyObject(lambda: can_read_configurations(user)),
         "nav_iam": SimpleLazyObject(lambda: can_manage_iam(user)),
         "nav_code_engine": SimpleLazyObject(lambda: can_manage_code_engine(user)),
     }

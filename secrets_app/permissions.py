@@ -16,7 +16,7 @@ from django.http import Http404
 
 from engines_app.providers.embedded.iam import services as iam
 from engines_app.providers.embedded.iam.models import AccessGroup, ServiceId
-from secrets_app.models import Secret, SecretGroup
+from secrets_app.models import Secret, SecretGroup, SecretType, SecretVersion
 
 GroupAction = Literal["view", "add", "change", "delete"]
 
@@ -45,12 +45,22 @@ def require_group_permission(user: AbstractBaseUser | AnonymousUser, action: Gro
 def get_group_for_user(
     user: AbstractBaseUser | AnonymousUser, group_id: str, *, action: GroupAction = "view"
 ) -> SecretGroup:
+    """A group the user may read; 404 outside their scope, so the answer tells nothing about it."""
     try:
         group = SecretGroup.objects.get(pk=group_id)
     except SecretGroup.DoesNotExist:
         raise Http404("No such secret group.") from None
+    if not iam.is_allowed(principal_of(user), "secret_group.read", secret_group_id=group.pk):
+        raise Http404("No such secret group.")
     require_group_permission(user, action)
     return group
+
+
+def readable_groups(user: AbstractBaseUser | AnonymousUser) -> QuerySet[SecretGroup]:
+    """Groups the user may see on the groups page (Reader or more there, or instance-wide)."""
+    ids = iam.group_ids_allowing(principal_of(user), "secret_group.read")
+    groups = SecretGroup.objects.order_by("name")
+    return groups if ids is None else groups.filter(pk__in=ids)
 
 
 def writable_groups(user: AbstractBaseUser | AnonymousUser) -> QuerySet[SecretGroup]:
@@ -63,6 +73,34 @@ def writable_groups(user: AbstractBaseUser | AnonymousUser) -> QuerySet[SecretGr
 def readable_group_ids(user: AbstractBaseUser | AnonymousUser) -> set[str] | None:
     """Groups whose secrets' metadata the user may read (Reader or more); None means all."""
     return iam.group_ids_allowing(principal_of(user), "secret.metadata.read")
+
+
+def can_read_secret(user: AbstractBaseUser | AnonymousUser, secret: Secret) -> bool:
+    """Whether the user may see that this secret exists: its name, link and metadata."""
+    return iam.is_allowed(
+        principal_of(user), "secret.metadata.read", secret_group_id=secret.secret_group_id
+    )
+
+
+def visible_resource_key_crns(
+    user: AbstractBaseUser | AnonymousUser, crns: Iterable[str]
+) -> set[str] | None:
+    """Which of these resource keys the user may see; None means all of them.
+
+    A Reader on the whole instance sees every key. Anyone else sees the keys that service
+    credentials secrets in their readable groups hold (a version records its key's CRN), in one
+    query whatever the number of keys.
+    """
+    readable = readable_group_ids(user)
+    if readable is None:
+        return None
+    return set(
+        SecretVersion.objects.filter(
+            secret__secret_type=SecretType.SERVICE_CREDENTIALS,
+            secret__secret_group_id__in=readable,
+            credentials_id__in=list(crns),
+        ).values_list("credentials_id", flat=True)
+    )
 
 
 def delegable_service_ids(

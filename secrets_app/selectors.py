@@ -70,7 +70,11 @@ def secret_table(
     return qs.order_by(*SECRET_SORTS.get(sort, SECRET_SORTS[DEFAULT_SECRET_SORT]))
 
 
-def group_list_with_counts() -> QuerySet[SecretGroup]:
-    return SecretGroup.objects.annotate(
-        secret_count=Count("secrets", filter=Q(secrets__probe=False))
-    ).order_by("name")
+def group_list_with_counts(groups: QuerySet[SecretGroup]) -> QuerySet[SecretGroup]:
+    """The given groups (those the viewer may read) with how many secrets each holds.
+
+    Whoever may read a group may read every secret in it, so the count shows nothing hidden.
+    """
+    return groups.annotate(secret_count=Count("secrets", filter=Q(secrets__probe=False))).order_by(
+        "name"
+    )

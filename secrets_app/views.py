@@ -24,6 +24,7 @@ from secrets_app.permissions import (
     can_manage_groups,
     get_group_for_user,
     readable_group_ids,
+    readable_groups,
     require_group_permission,
 )
 from secrets_app.selectors import DEFAULT_SECRET_SORT, group_list_with_counts, secret_table
@@ -119,11 +120,13 @@ def _columns(filter_query: str, sort: str) -> list[dict[str, str | None]]:
 
 @require_GET
 def group_list(request: AuthedRequest) -> HttpResponse:
+    """The groups the user may read: a group's name and description are its own to see."""
+    groups = readable_groups(request.user)
     return render(
         request,
         "secrets/groups.html",
         {
-            "groups": group_list_with_counts(),
+            "groups": group_list_with_counts(groups),
             "can_add": can_manage_groups(request.user, "add"),
             "can_change": can_manage_groups(request.user, "change"),
             "can_delete": can_manage_groups(request.user, "delete"),

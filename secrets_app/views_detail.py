@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseStopPolling
@@ -39,8 +40,10 @@ def _status_context(request: AuthedRequest, secret_id: str) -> dict[str, object]
     return {"secret": secret, "latest_task": latest, "pending": pending}
 
 
+@never_cache
 @require_GET
 def secret_detail(request: AuthedRequest, secret_id: str) -> HttpResponse:
+    """Not cached: versions, tasks and their errors stay off shared and browser caches."""
     context = _status_context(request, secret_id)
     secret = context["secret"]
     context["versions"] = secret.versions.order_by("-serial")  # type: ignore[attr-defined]
@@ -48,10 +51,14 @@ def secret_detail(request: AuthedRequest, secret_id: str) -> HttpResponse:
     return render(request, "secrets/detail.html", context)
 
 
+@never_cache
 @require_GET
 @vary_on_headers("HX-Request")
 def secret_status(request: AuthedRequest, secret_id: str) -> HttpResponse:
-    """The status fragment; htmx polls it until the secret leaves pre-activation or its task fails."""
+    """The status fragment; htmx polls it until the secret leaves pre-activation or its task fails.
+
+    Not cached, like the page it belongs to.
+    """
     context = _status_context(request, secret_id)
     response = render(request, "secrets/detail.html#secret-status", context)
     if not context["pending"]:

@@ -29,7 +29,11 @@ from engines_app.access import can_manage_code_engine
 from engines_app.models import Configuration, ConfigurationTest
 from engines_app.providers.embedded.code_engine.models import JobRun
 from engines_app.providers.embedded.iam import services as iam
-from engines_app.views.engines import can_manage_engines, detail_context, get_configuration
+from engines_app.views.engines import (
+    can_manage_engines,
+    detail_context,
+    get_configuration_for_user,
+)
 from secrets_app.errors import ServiceError
 from secrets_app.models import SecretGroup
 from secrets_app.permissions import principal_of, require_secret_create, writable_groups
@@ -122,7 +126,7 @@ class ConfigTestForm(forms.Form):
 
 @require_POST
 def start(request: AuthedRequest, name: str) -> HttpResponse:
-    config = get_configuration(name)
+    config = get_configuration_for_user(request.user, name)
     form = ConfigTestForm(request.POST, config=config, user=request.user)
     if form.is_valid():
         group_id = form.cleaned_data["secret_group"]

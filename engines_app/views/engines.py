@@ -1,8 +1,9 @@
 """The Secrets engines page: IAM credentials and Custom credentials tabs, and configuration details.
 
-Everyone signed in may look; changing an engine needs the Manager role on the instance. Every
-form is a plain POST that redirects on success (post/redirect/get) and re-renders the page with
-422 on an error, so the page works the same with and without JavaScript.
+Looking needs a role (Reader or more) on a secret group or on the instance; changing an engine
+needs the Manager role on the instance. Every form is a plain POST that redirects on success
+(post/redirect/get) and re-renders the page with 422 on an error, so the page works the same
+with and without JavaScript.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from console.http import AuthedRequest
@@ -25,12 +27,13 @@ from console.identity import actor_for_user
 from engines_app import config_tests
 from engines_app import schema as schemas
 from engines_app import services as engine_services
+from engines_app.access import require_configuration_read
 from engines_app.models import ConfigType, Configuration, ConfigurationTest
 from engines_app.providers.code_engine import get_code_engine
 from engines_app.providers.embedded.iam import services as iam
 from secrets_app import validation
 from secrets_app.errors import NotFoundError, ServiceError
-from secrets_app.permissions import principal_of
+from secrets_app.permissions import can_read_secret, principal_of
 
 TABS = ("iam", "custom")
 
@@ -121,6 +124,7 @@ def _index_context(request: AuthedRequest, **overrides: Any) -> dict[str, Any]:
 
 @require_GET
 def index(request: AuthedRequest) -> HttpResponse:
+    require_configuration_read(request.user)
     return render(request, "engines/index.html", _index_context(request))
 
 
@@ -245,6 +249,13 @@ def schema_rows(schema: dict[str, Any], kind: str) -> list[SchemaRow]:
     return rows
 
 
+def get_configuration_for_user(user: AbstractBaseUser | AnonymousUser, name: str) -> Configuration:
+    """A configuration, for someone with a role somewhere; 403 before 404, so strangers learn
+    nothing about which configurations exist."""
+    require_configuration_read(user)
+    return get_configuration(name)
+
+
 def get_configuration(name: str) -> Configuration:
     config = (
         Configuration.objects.select_related("api_key_ref__secret_group")
@@ -261,6 +272,9 @@ def detail_context(
 ) -> dict[str, Any]:
     from engines_app.views.config_tests import ConfigTestForm
 
+    # Every view that renders the page checks this first; checked here again for the views
+    # that re-render it on an error, so none can show it to a stranger.
+    require_configuration_read(request.user)
     try:
         job = get_code_engine().get_job(
             project_id=config.code_engine_project_id, job_name=config.code_engine_job_name
@@ -269,6 +283,9 @@ def detail_context(
     except NotFoundError:
         project_name, job_missing = "", True
     readable = iam.group_ids_allowing(principal_of(request.user), "secret.metadata.read")
+    # The IAM credentials secret is named only to who may read its group.
+    key_secret = config.api_key_ref
+    key_secret_visible = key_secret is not None and can_read_secret(request.user, key_secret)
     users = config.secrets.filter(probe=False).select_related("secret_group").order_by("name")
     visible = users if readable is None else users.filter(secret_group_id__in=readable)
     hidden_count = users.count() - visible.count()
@@ -284,7 +301,9 @@ def detail_context(
         "timeout_form": TaskTimeoutForm(initial={"task_timeout": config.task_timeout}),
         "test_form": ConfigTestForm(config=config, user=request.user),
         "recent_tests": recent_tests(request, config),
-        "job_identity": config_tests.job_identity(config),
+        "key_secret": key_secret if key_secret_visible else None,
+        "key_secret_hidden": key_secret is not None and not key_secret_visible,
+        "job_identity": config_tests.job_identity(config) if key_secret_visible else "",
         "delete_error": "",
     }
     context.update(overrides)
@@ -304,12 +323,15 @@ def recent_tests(request: AuthedRequest, config: Configuration) -> list[Configur
     return list(tests[:5])
 
 
+@never_cache
 @require_GET
 def config_detail(request: AuthedRequest, name: str) -> HttpResponse:
-    config = get_configuration(name)
+    """Not cached: the page names the identity the job reports with, and the secrets using it."""
+    config = get_configuration_for_user(request.user, name)
     return render(request, "engines/config_detail.html", detail_context(request, config))
 
 
+@never_cache
 @require_POST
 def config_timeout(request: AuthedRequest, name: str) -> HttpResponse:
     require_engines_manager(request.user)
@@ -341,6 +363,7 @@ def config_timeout(request: AuthedRequest, name: str) -> HttpResponse:
     )
 
 
+@never_cache
 @require_POST
 def config_delete(request: AuthedRequest, name: str) -> HttpResponse:
     require_engines_manager(request.user)

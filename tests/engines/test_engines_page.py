@@ -229,7 +229,7 @@ def test_configuration_detail_shows_schema_job_timeout_and_users(
 
 
 def test_secrets_in_groups_a_user_cannot_see_are_only_counted(
-    client, stranger, world, django_capture_on_commit_callbacks
+    client, world, django_capture_on_commit_callbacks
 ):
     custom_credentials_secret_create(
         actor=ADMIN,
@@ -238,7 +238,10 @@ def test_secrets_in_groups_a_user_cannot_see_are_only_counted(
         parameters={"user_name": "alice"},
         secret_group_id=world["group"].pk,
     )
-    client.force_login(stranger)
+    # A Reader on another group: a stranger may not open the page at all (tests/security).
+    elsewhere = create_user(username="elsewhere")
+    grant(elsewhere, "Reader", group=SecretGroup.objects.get(pk="default"))
+    client.force_login(elsewhere)
     page = text(client.get(detail_url("token-provider")))
     assert "alice-token" not in page and "and 1 more in secret groups you cannot see" in page
     assert "Delete this configuration" not in page and "Only the task timeout" not in page

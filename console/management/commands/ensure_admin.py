@@ -27,8 +27,11 @@ class Command(BaseCommand):
                 self.stdout.write("This password is shown only once. Keep it somewhere safe.")
             return
         if given:
-            user.set_password(given)
-            user.save(update_fields=["password"])
+            # Re-hashing the same password gives a new salt, hence a new session auth hash,
+            # which would sign the admin out on every run: change it only when it differs.
+            if not user.check_password(given):
+                user.set_password(given)
+                user.save(update_fields=["password"])
             self.stdout.write(f"Admin login: {username} / (from DJANGO_SUPERUSER_PASSWORD)")
         else:
             self.stdout.write(
