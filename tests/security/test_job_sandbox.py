@@ -367,3 +367,30 @@ def test_a_failed_task_says_its_logs_were_not_kept_and_how_to_keep_them(cloud, q
     assert "logs were not kept" in description and "IMMEDIATELY" in description
     assert "3d" in description
     assert not JobRun.objects.filter(name=task.pk).exists()  # removed, as the setting says
+
+
+def test_the_supervisor_never_needs_the_root_key(project, settings):
+    """The parent opens the job's sealed variables; the supervisor gets no root key at all, so
+    one under a different root key (here: the test settings' default) still runs the job."""
+    import base64
+    import secrets
+
+    settings.SM_ROOT_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
+    value = "db-" + uuid.uuid4().hex
+    job = ce.job_create(
+        actor=SETUP,
+        project=project,
+        name="sealed-under-another-key",
+        command=["{python}", "-c", "import os; print(len(os.environ['DB_PASSWORD']))"],
+        env={"DB_PASSWORD": value, "CE_REMOVE_COMPLETED_JOBS": "1d"},
+    )
+    run = ce.job_run_start(
+        project_id=project.pk,
+        job_name=job.name,
+        run_name=f"sm-task-{uuid.uuid4()}",
+        env={},
+        timeout_seconds=60,
+    )
+    finished = _finished(run)
+    assert finished.status == RunStatus.SUCCEEDED, finished.stderr
+    assert finished.stdout.strip() == str(len(value))

@@ -254,7 +254,8 @@ def job_run_start(
         )
         if created:
             db_name = str(connection.settings_dict["NAME"])
-            transaction.on_commit(lambda: _spawn_supervisor(run.pk, dict(env), db_name, plan))
+            run_env = {**job_runtime_env(job), **env}  # the run's variables win
+            transaction.on_commit(lambda: _spawn_supervisor(run.pk, run_env, db_name, plan))
     return run
 
 
@@ -326,8 +327,8 @@ def _kill_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
 
 
-def _job_environment(run: JobRun, extra_env: dict[str, str], home: Path) -> dict[str, str]:
-    """Exactly what the job sees: a few basics, the job's variables and the run's."""
+def _job_environment(run_env: dict[str, str], home: Path) -> dict[str, str]:
+    """Exactly what the job sees: a few basics, then the job's and the run's variables."""
     return {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
@@ -335,8 +336,7 @@ def _job_environment(run: JobRun, extra_env: dict[str, str], home: Path) -> dict
         "TMPDIR": "/tmp",
         "PYTHONUNBUFFERED": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
-        **{k: _placeholders(str(v)) for k, v in job_runtime_env(run.job).items()},
-        **extra_env,
+        **{k: _placeholders(str(v)) for k, v in run_env.items()},
     }
 
 
@@ -366,10 +366,12 @@ def _start(plan: RunPlan, argv: list[str], env: dict[str, str], home: Path, out,
     )
 
 
-def job_run_supervise(
-    *, run_pk: int, extra_env: dict[str, str], plan: RunPlan
-) -> RunOutcome | None:
-    """Run the job to completion or its deadline (the body of the supervisor process)."""
+def job_run_supervise(*, run_pk: int, run_env: dict[str, str], plan: RunPlan) -> RunOutcome | None:
+    """Run the job to completion or its deadline (the body of the supervisor process).
+
+    `run_env` holds every variable of the run, the job's sealed ones already opened by the
+    process that started the run: the supervisor never needs the root key.
+    """
     now = timezone.now()
     if not JobRun.objects.filter(pk=run_pk, status=RunStatus.PENDING).update(
         status=RunStatus.RUNNING, started_at=now
@@ -380,7 +382,7 @@ def job_run_supervise(
     run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     home = run_dir / "home"
     sandbox.prepare_home(plan, home)
-    env = _job_environment(run, extra_env, home)
+    env = _job_environment(run_env, home)
     argv = [_placeholders(part) for part in run.job.command]
     out_path, err_path = run_dir / "stdout.log", run_dir / "stderr.log"
     timed_out = False
@@ -415,14 +417,13 @@ def job_run_supervise(
         status = RunStatus.TIMED_OUT
     else:
         status = RunStatus.SUCCEEDED if exit_code == 0 else RunStatus.FAILED
-    secret_env = {**job_runtime_env(run.job), **extra_env}
     remove_after = retention(run.job.env, ended)
     JobRun.objects.filter(pk=run.pk).update(
         status=status,
         exit_code=exit_code,
         ended_at=ended,
-        stdout=_redact(_read_log(out_path), secret_env),
-        stderr=_redact(_read_log(err_path), secret_env),
+        stdout=_redact(_read_log(out_path), run_env),
+        stderr=_redact(_read_log(err_path), run_env),
         remove_after=remove_after,
     )
     # The captured logs now live (redacted) in the database; the raw files go.

@@ -2,7 +2,8 @@
 
 Started by the job runner (services._spawn_supervisor), not by people. Everything it needs
 arrives as JSON on standard input, before Django is set up: the settings that reach the
-database, the run's extra environment (which holds SM_ACCESS_APIKEY) and the run plan (sandbox,
+database, the run's whole environment (which holds SM_ACCESS_APIKEY and the job's sealed
+variables, opened by the process that started the run) and the run plan (sandbox,
 limits). Its own process environment stays minimal, because /proc/<pid>/environ shows the
 environment a process started with, not what it sets later; secrets never appear in argv either.
 """
@@ -37,7 +38,7 @@ def main(argv: list[str]) -> int:
 
     run_pk = int(argv[0])
     outcome = services.job_run_supervise(
-        run_pk=run_pk, extra_env=run_env, plan=RunPlan.from_json(plan_data)
+        run_pk=run_pk, run_env=run_env, plan=RunPlan.from_json(plan_data)
     )
     if outcome is None:
         print(f"run {run_pk}: not pending, nothing to do")
