@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import secrets
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,12 +41,28 @@ def test_canary_payload_is_never_stored_in_clear(capsys):
     db_path = Path(connection.settings_dict["NAME"])
     files = [p for p in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")) if p.exists()]
     assert db_path in files
-    needle = canary.encode()
-    counts = {p.name: p.read_bytes().count(needle) for p in files}
-    assert sum(p.read_bytes().count(control.encode()) for p in files) > 0, (
-        "the scan sees stored data"
-    )
+    counts = _count_elsewhere(files, canary)
+    assert sum(_count_elsewhere(files, control).values()) > 0, "the scan sees stored data"
     sizes = {p.name: p.stat().st_size for p in files}
     with capsys.disabled():
         print(f"\ncanary scan: {counts} occurrences in {sizes} bytes")
     assert sum(counts.values()) == 0
+
+
+def _count_elsewhere(files: list[Path], needle: str) -> dict[str, int]:
+    """Count in another process. Closing a file descriptor of the database in this process would
+    drop every POSIX lock this process holds on it, SQLite's own included: the next process to
+    open the database would then reset the shared-memory file under this process's mapping,
+    which kills it with SIGBUS."""
+    code = (
+        "import json, sys; needle = sys.argv[1].encode(); "
+        "print(json.dumps({p.rsplit('/', 1)[-1]: open(p, 'rb').read().count(needle) "
+        "for p in sys.argv[2:]}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, needle, *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(done.stdout))
