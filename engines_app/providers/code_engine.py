@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from django.dispatch import Signal
 
 from console.identity import Actor
+from engines_app.providers.registry import load_provider
 
 # Sent when a job run has ended, with `outcome=RunOutcome(...)`. The secrets app listens (a task
 # that the job never reported on fails there); the provider never imports the secrets code.
@@ -75,6 +76,5 @@ class CodeEngineProvider(Protocol):
 
 
 def get_code_engine() -> CodeEngineProvider:
-    from engines_app.providers.embedded.code_engine.provider import EmbeddedCodeEngine
-
-    return EmbeddedCodeEngine()
+    """The implementation named in settings.SM_PROVIDERS (the embedded cloud by default)."""
+    return cast(CodeEngineProvider, load_provider("code_engine"))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from console.identity import Actor
+from engines_app.providers.registry import load_provider
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,5 @@ class IAMProvider(Protocol):
 
 
 def get_iam() -> IAMProvider:
-    from engines_app.providers.embedded.iam.provider import EmbeddedIAM
-
-    return EmbeddedIAM()
+    """The implementation named in settings.SM_PROVIDERS (the embedded cloud by default)."""
+    return cast(IAMProvider, load_provider("iam"))

@@ -13,7 +13,9 @@ is left out of the dataclass repr and must never be logged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from engines_app.providers.registry import load_provider
 
 if TYPE_CHECKING:
     from console.identity import Actor
@@ -104,10 +106,5 @@ class ResourceControllerProvider(Protocol):
 
 
 def get_resource_controller() -> ResourceControllerProvider:
-    """The provider in use: the embedded resource controller."""
-    # Imported here so that importing the interface never loads models before the app registry.
-    from engines_app.providers.embedded.resource_controller.embedded import (
-        EmbeddedResourceController,
-    )
-
-    return EmbeddedResourceController()
+    """The implementation named in settings.SM_PROVIDERS (the embedded cloud by default)."""
+    return cast(ResourceControllerProvider, load_provider("resource_controller"))
