@@ -20,8 +20,8 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from secrets_app.crypto import CryptoError
-from secrets_app.errors import ServiceError
+from console.crypto import CryptoError
+from console.errors import ServiceError
 
 logger = logging.getLogger("console.api")
 

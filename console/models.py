@@ -5,6 +5,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from console.crypto import Sealed
+
 
 class AuditEvent(models.Model):
     """Who did what to which object, and when. It records names and ids, never a secret value."""
@@ -72,3 +74,39 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} beat at {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+class SealedFields(models.Model):
+    """Three columns that hold one envelope-encrypted value: root key id, wrapped key, ciphertext.
+
+    Subclasses name the value (`sealed_prefix`) and the context it is bound to; the rotation
+    command finds every such row through `sealed_models()`.
+    """
+
+    sealed_key_id = models.CharField(max_length=32, blank=True, db_index=True, editable=False)
+    sealed_wrapped_key = models.BinaryField(null=True, editable=False)
+    sealed_ciphertext = models.BinaryField(null=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def seal_context(self) -> str:
+        return f"{self._meta.label_lower}:{self.pk}"
+
+    @property
+    def has_sealed_value(self) -> bool:
+        return bool(self.sealed_key_id)
+
+    def get_sealed(self) -> Sealed | None:
+        if not self.sealed_key_id:
+            return None
+        return Sealed(
+            key_id=self.sealed_key_id,
+            wrapped_key=bytes(self.sealed_wrapped_key or b""),
+            ciphertext=bytes(self.sealed_ciphertext or b""),
+        )
+
+    def set_sealed(self, sealed: Sealed | None) -> None:
+        self.sealed_key_id = sealed.key_id if sealed else ""
+        self.sealed_wrapped_key = sealed.wrapped_key if sealed else None
+        self.sealed_ciphertext = sealed.ciphertext if sealed else None

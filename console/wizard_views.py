@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url
 
+from console.errors import ServiceError
 from console.htmx import finish
 from console.http import AuthedRequest
 from console.models import WizardDraft
@@ -31,7 +32,6 @@ from console.wizards import (
     first_incomplete,
     revalidate,
 )
-from secrets_app.errors import ServiceError
 
 
 def registry() -> dict[str, Wizard]:

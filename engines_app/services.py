@@ -8,14 +8,14 @@ import uuid
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from console import crypto, validation
 from console.audit import audit_record
+from console.errors import ConflictError, LimitExceededError, NotFoundError
 from console.identity import Actor
 from engines_app import schema as schemas
 from engines_app.models import ConfigTestStatus, ConfigType, Configuration
 from engines_app.providers.code_engine import get_code_engine
 from engines_app.providers.iam import get_iam
-from secrets_app import crypto, validation
-from secrets_app.errors import ConflictError, LimitExceededError, NotFoundError
 from secrets_app.models import Secret, SecretType
 
 CE_AUTHORIZATION_ROLES = ("Viewer", "Writer")

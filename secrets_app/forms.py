@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from secrets_app import validation
+from console import validation
 from secrets_app.models import SecretGroup, SecretState, SecretType
 from secrets_app.selectors import DEFAULT_SECRET_SORT, SECRET_SORTS
 

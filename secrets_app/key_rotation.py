@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from django.apps import apps
 from django.db import models, transaction
 
-from secrets_app import crypto
-from secrets_app.models import SealedFields
+from console import crypto
+from console.models import SealedFields
 
 
 def sealed_models() -> list[type[SealedFields]]:

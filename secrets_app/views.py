@@ -13,11 +13,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
+from console.errors import ServiceError
 from console.htmx import finish, render_page_or_partial
 from console.http import AuthedRequest
 from console.identity import actor_for_user
 from secrets_app import services
-from secrets_app.errors import ServiceError
 from secrets_app.forms import PAGE_SIZE, GroupForm, SecretFilterForm
 from secrets_app.models import Secret, SecretGroup
 from secrets_app.permissions import (

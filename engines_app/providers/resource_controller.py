@@ -63,7 +63,7 @@ class ResourceKeyResult:
 class ResourceControllerProvider(Protocol):
     """What a resource controller must offer. Every method is keyword-only.
 
-    Lookups of an unknown service, instance or key raise `secrets_app.errors.NotFoundError`;
+    Lookups of an unknown service, instance or key raise `console.errors.NotFoundError`;
     invalid input raises django's `ValidationError` keyed by the argument's name.
     """
 

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseStopPolling
 
+from console.errors import ServiceError
 from console.http import AuthedRequest
 from console.identity import actor_for_user
 from engines_app import config_tests
@@ -34,7 +35,6 @@ from engines_app.views.engines import (
     detail_context,
     get_configuration_for_user,
 )
-from secrets_app.errors import ServiceError
 from secrets_app.models import SecretGroup
 from secrets_app.permissions import principal_of, require_secret_create, writable_groups
 

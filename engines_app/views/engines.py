@@ -22,6 +22,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from console import validation
+from console.errors import NotFoundError, ServiceError
 from console.http import AuthedRequest
 from console.identity import actor_for_user
 from engines_app import config_tests
@@ -31,8 +33,6 @@ from engines_app.access import require_configuration_read
 from engines_app.models import ConfigType, Configuration, ConfigurationTest
 from engines_app.providers.code_engine import get_code_engine
 from engines_app.providers.embedded.iam import services as iam
-from secrets_app import validation
-from secrets_app.errors import NotFoundError, ServiceError
 from secrets_app.permissions import can_read_secret, principal_of
 
 TABS = ("iam", "custom")

@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from console.errors import AccessDeniedError
 from console.http import AuthedRequest
 from console.identity import actor_for_user
 from engines_app.access import require_iam_manager
@@ -26,7 +27,6 @@ from engines_app.providers.embedded.iam.models import (
     ServiceAuthorization,
     ServiceId,
 )
-from secrets_app.errors import AccessDeniedError
 
 
 class ServiceIdForm(forms.Form):

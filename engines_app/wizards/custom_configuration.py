@@ -18,6 +18,8 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from console import validation
+from console.errors import NotFoundError
 from console.identity import actor_for_user
 from console.wizards import Draft, Step, Wizard, WizardForm
 from engines_app import schema as schemas
@@ -37,8 +39,6 @@ from engines_app.wizards.base import (
     picked_job,
 )
 from engines_app.wizards.iam_step import IamCredentialsForm, create_iam_secret_action
-from secrets_app import validation
-from secrets_app.errors import NotFoundError
 from secrets_app.models import Secret
 from secrets_app.wizards.common import cleaned_steps, field_error
 

@@ -9,6 +9,7 @@ from django import forms
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from console import validation
 from console.identity import actor_for_user
 from console.wizards import WizardForm
 from engines_app.models import ConfigType, Configuration
@@ -20,7 +21,6 @@ from engines_app.wizards.base import (
     job_info,
     picked_job,
 )
-from secrets_app import validation
 from secrets_app.models import Secret, SecretGroup, SecretType
 from secrets_app.permissions import principal_of, require_secret_create, writable_groups
 from secrets_app.services.iam_credentials import iam_credentials_secret_create

@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from console import validation
 from console.audit import audit_record
+from console.errors import ConflictError, LimitExceededError, NotFoundError
 from console.identity import Actor
-from secrets_app import validation
-from secrets_app.errors import ConflictError, LimitExceededError, NotFoundError
 from secrets_app.models import DEFAULT_GROUP_ID, SecretGroup, SecretState
 
 

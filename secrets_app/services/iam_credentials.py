@@ -9,12 +9,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from console import validation
 from console.audit import audit_record
+from console.errors import ServiceError
 from console.identity import Actor
 from engines_app.models import ConfigType, Configuration
 from engines_app.providers.iam import get_iam
-from secrets_app import validation
-from secrets_app.errors import ServiceError
 from secrets_app.models import DEFAULT_GROUP_ID, Secret, SecretType
 from secrets_app.services.versions import common_secret_fields, secret_row_create, version_add
 

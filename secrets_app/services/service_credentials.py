@@ -21,7 +21,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from console import validation
 from console.audit import audit_record
+from console.errors import ConflictError, NotFoundError
 from console.identity import Actor
 from engines_app.providers.embedded.iam import services as iam_services
 from engines_app.providers.embedded.iam.models import ServiceAuthorization
@@ -34,8 +36,6 @@ from engines_app.providers.resource_controller import (
     ServiceInstanceInfo,
     get_resource_controller,
 )
-from secrets_app import validation
-from secrets_app.errors import ConflictError, NotFoundError
 from secrets_app.models import DEFAULT_GROUP_ID, Secret, SecretType
 from secrets_app.services.iam_credentials import next_rotation
 from secrets_app.services.versions import common_secret_fields, secret_row_create, version_add

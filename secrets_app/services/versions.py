@@ -12,10 +12,10 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from console import crypto, validation
 from console.audit import audit_record
+from console.errors import ConflictError, NotFoundError
 from console.identity import Actor
-from secrets_app import crypto, validation
-from secrets_app.errors import ConflictError, NotFoundError
 from secrets_app.models import (
     DEFAULT_GROUP_ID,
     Secret,

@@ -14,9 +14,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 
+from console import validation
 from console.identity import actor_for_user
 from console.wizards import Draft, Step, Wizard, WizardForm
-from secrets_app import services, validation
+from secrets_app import services
 from secrets_app.models import SecretType
 from secrets_app.permissions import require_secret_create
 from secrets_app.wizards.common import (

@@ -12,9 +12,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.urls import reverse
 
+from console import validation
 from console.identity import actor_for_user
 from console.wizards import Draft, WizardForm
-from secrets_app import services, validation
+from secrets_app import services
 from secrets_app.models import Secret, SecretGroup, SecretType
 from secrets_app.permissions import can_manage_groups, writable_groups
 

@@ -20,13 +20,13 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.forms.boundfield import BoundField
 
+from console.errors import ServiceError
 from console.identity import actor_for_user
 from console.wizards import Draft, Step, Wizard, WizardForm
 from engines_app import schema as schemas
 from engines_app.models import ConfigType, Configuration
 from engines_app.providers.code_engine import get_code_engine
 from engines_app.providers.embedded.iam import services as iam
-from secrets_app.errors import ServiceError
 from secrets_app.models import Secret, SecretType
 from secrets_app.permissions import principal_of, require_secret_create
 from secrets_app.services.custom_credentials import (

@@ -15,12 +15,12 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from console import validation
 from console.identity import actor_for_user
 from console.wizards import Draft, Step, Wizard, WizardForm
 from engines_app.models import ConfigType, Configuration
 from engines_app.providers.embedded.iam.models import AccessGroup, ServiceId
 from engines_app.providers.iam import get_iam
-from secrets_app import validation
 from secrets_app.models import SecretType
 from secrets_app.permissions import (
     delegable_access_groups,

@@ -13,6 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from console.errors import NotFoundError
 from console.models import AuditEvent
 from engines_app.providers.embedded.resource_controller import catalog, services
 from engines_app.providers.embedded.resource_controller.models import (
@@ -23,7 +24,6 @@ from engines_app.providers.resource_controller import (
     ResourceControllerProvider,
     get_resource_controller,
 )
-from secrets_app.errors import NotFoundError
 from secrets_app.key_rotation import sealed_models
 from tests.factories import factory_actor
 

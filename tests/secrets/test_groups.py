@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from console import validation
+from console.errors import LimitExceededError
 from console.models import AuditEvent
-from secrets_app import services, validation
-from secrets_app.errors import LimitExceededError
+from secrets_app import services
 from secrets_app.models import SecretGroup
 from tests.factories import create_group, create_secret, factory_actor
 

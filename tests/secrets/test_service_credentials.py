@@ -11,13 +11,13 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from console.errors import ConflictError, NotFoundError
 from console.models import AuditEvent
 from engines_app.providers.embedded.iam import services as iam
 from engines_app.providers.embedded.iam.models import ServiceAuthorization
 from engines_app.providers.embedded.resource_controller import services as rc_services
 from engines_app.providers.embedded.resource_controller.models import ResourceKey, ServiceInstance
 from engines_app.providers.resource_controller import get_resource_controller
-from secrets_app.errors import ConflictError, NotFoundError
 from secrets_app.models import Secret, SecretType
 from secrets_app.services import secret_version_payload_read
 from secrets_app.services import service_credentials as sc

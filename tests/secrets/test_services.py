@@ -7,9 +7,10 @@ import json
 import pytest
 from django.core.exceptions import ValidationError
 
+from console import validation
+from console.errors import ConflictError, NotFoundError
 from console.models import AuditEvent
-from secrets_app import services, validation
-from secrets_app.errors import ConflictError, NotFoundError
+from secrets_app import services
 from secrets_app.models import Secret, SecretGroup, SecretLabel, SecretVersion
 from tests.factories import create_group, create_secret, factory_actor
 

@@ -27,11 +27,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from console.errors import ServiceError
 from console.identity import Actor
 from engines_app.providers.embedded.code_engine import services as ce
 from engines_app.providers.embedded.code_engine.models import Job, JobRun, RunStatus
 from engines_app.providers.embedded.code_engine.sandbox import sandbox_status
-from secrets_app.errors import ServiceError
 from tests.cloud_fixtures import wait_until
 from tests.factories import create_user
 

@@ -9,7 +9,8 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
-from secrets_app import crypto, services
+from console import crypto
+from secrets_app import services
 from secrets_app.models import SecretVersion
 from tests.factories import create_secret, factory_actor
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from secrets_app import validation as v
+from console import validation as v
 
 
 def error_for(exc: pytest.ExceptionInfo[ValidationError], field: str) -> str:

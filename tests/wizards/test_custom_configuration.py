@@ -8,6 +8,7 @@ import json
 import pytest
 from django.urls import reverse
 
+from console.errors import LimitExceededError
 from console.identity import Actor
 from console.models import WizardDraft
 from engines_app import seed
@@ -15,7 +16,6 @@ from engines_app.models import ConfigType, Configuration
 from engines_app.providers.embedded.code_engine import services as ce
 from engines_app.providers.embedded.code_engine.models import Job
 from engines_app.providers.embedded.iam.models import ServiceAuthorization, ServiceId
-from secrets_app.errors import LimitExceededError
 from secrets_app.models import Secret, SecretGroup, SecretType
 from secrets_app.services import secret_version_payload_read
 from secrets_app.services.iam_credentials import iam_credentials_secret_create
@@ -105,7 +105,7 @@ def test_name_step_get_invalid_and_valid(wizard, world):
 
 
 def test_name_step_refuses_the_eleventh_configuration(wizard, world, monkeypatch):
-    monkeypatch.setattr("secrets_app.validation.CUSTOM_CONFIGURATIONS_MAX", 2)
+    monkeypatch.setattr("console.validation.CUSTOM_CONFIGURATIONS_MAX", 2)
     w = wizard(KIND)
     response = w.post("name", {"name": "tokens"})
     assert (

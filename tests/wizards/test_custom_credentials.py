@@ -498,7 +498,7 @@ def test_stale_group_at_finish(wizard, world):
 def test_a_service_refusal_at_finish_is_a_422_on_review_and_writes_nothing(
     wizard, world, monkeypatch
 ):
-    from secrets_app.errors import ConflictError
+    from console.errors import ConflictError
     from secrets_app.wizards import custom_credentials as module
 
     def refuse(**kwargs):

@@ -8,8 +8,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from console.errors import ServiceError
 from console.identity import SYSTEM
-from secrets_app.errors import ServiceError
 from secrets_app.models import SecretGroup
 from secrets_app.services.custom_credentials import custom_credentials_secret_create
 

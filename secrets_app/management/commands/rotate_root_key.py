@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from secrets_app import crypto
+from console import crypto
 from secrets_app.key_rotation import count_not_under, rewrap_all
 
 

@@ -6,7 +6,7 @@ import uuid
 
 from django.db import models
 
-from secrets_app.models import SealedFields
+from console.models import SealedFields
 
 
 def _uuid() -> str:

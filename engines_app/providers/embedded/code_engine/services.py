@@ -24,7 +24,9 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from console import crypto
 from console.audit import audit_record
+from console.errors import NotFoundError, ServiceError
 from console.identity import Actor
 from engines_app.providers.code_engine import RunOutcome
 from engines_app.providers.embedded.code_engine import sandbox
@@ -37,8 +39,6 @@ from engines_app.providers.embedded.code_engine.models import (
 )
 from engines_app.providers.embedded.code_engine.sandbox import RunPlan
 from engines_app.regions import REGIONS
-from secrets_app import crypto
-from secrets_app.errors import NotFoundError, ServiceError
 
 JOB_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 LOG_LIMIT = 64 * 1024

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from console.audit import audit_record
+from console.errors import AccessDeniedError, NotFoundError, ServiceError
 from console.identity import Actor, iam_id_for_user
 from engines_app.providers.embedded.iam.models import (
     AccessGroup,
@@ -33,7 +34,6 @@ from engines_app.providers.embedded.iam.models import (
     ServiceAuthorization,
     ServiceId,
 )
-from secrets_app.errors import AccessDeniedError, NotFoundError, ServiceError
 
 APIKEY_GRANT = "urn:ibm:params:oauth:grant-type:apikey"
 SECRETS_MANAGER_SERVICE = "secrets-manager"

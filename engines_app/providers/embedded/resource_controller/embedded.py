@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from console.errors import NotFoundError
 from console.identity import Actor
 from engines_app.providers.embedded.resource_controller import catalog, services
 from engines_app.providers.embedded.resource_controller.models import ServiceInstance
@@ -10,7 +11,6 @@ from engines_app.providers.resource_controller import (
     ServiceInfo,
     ServiceInstanceInfo,
 )
-from secrets_app.errors import NotFoundError
 
 
 def _service_info(spec: catalog.ServiceSpec) -> ServiceInfo:

@@ -15,8 +15,8 @@ import uuid
 
 from django.db import models
 
+from console.models import SealedFields
 from engines_app.providers.embedded.resource_controller import catalog
-from secrets_app.models import SealedFields
 
 
 class ServiceInstance(models.Model):

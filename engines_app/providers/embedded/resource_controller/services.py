@@ -19,7 +19,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from console import crypto
 from console.audit import audit_record
+from console.errors import NotFoundError
 from console.identity import Actor
 from engines_app.providers.embedded.resource_controller import catalog
 from engines_app.providers.embedded.resource_controller.models import (
@@ -27,8 +29,6 @@ from engines_app.providers.embedded.resource_controller.models import (
     ServiceInstance,
 )
 from engines_app.regions import REGIONS
-from secrets_app import crypto
-from secrets_app.errors import NotFoundError
 
 INSTANCE_NAME_MAX = 180
 KEY_NAME_MAX = 256

@@ -11,7 +11,7 @@ def seal_secret_variables(apps, schema_editor):
     import json
 
     from engines_app.providers.embedded.code_engine.services import is_secret_env_name
-    from secrets_app import crypto
+    from console import crypto
 
     Job = apps.get_model("code_engine", "Job")
     for job in Job.objects.all():
