@@ -180,6 +180,9 @@ SM_JOB_MEMORY_MB = env_int("SM_JOB_MEMORY_MB", 1024, minimum=64)
 SM_JOB_MAX_PROCESSES = env_int("SM_JOB_MAX_PROCESSES", 128, minimum=4)
 SM_JOB_MAX_FILE_MB = env_int("SM_JOB_MAX_FILE_MB", 64, minimum=1)
 
+# The callable that turns an API bearer token into a principal (the IAM provider's).
+SM_API_TOKEN_VERIFIER = "engines_app.providers.iam.verify_access_token"
+
 # Request size limits. A request body larger than SM_MAX_REQUEST_BYTES gets 413 on the API (and
 # Django's 400 in the console); file uploads are limited by their own fields. JSON bodies nested
 # deeper than SM_API_MAX_JSON_DEPTH are refused with 400.

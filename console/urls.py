@@ -5,7 +5,6 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from console import views, wizard_views
-from engines_app.providers.embedded.iam import views as iam_views
 
 admin.site.site_header = "Secrets Manager Console administration"
 admin.site.site_title = "Secrets Manager Console"
@@ -18,7 +17,7 @@ urlpatterns = [
     # The admin's own login view is not throttled: route its URL to the console's.
     path("admin/login/", views.ThrottledLoginView.as_view(), name="admin-login"),
     path("admin/", admin.site.urls),
-    path("identity/token", iam_views.token, name="iam-token"),
+    path("", include("engines_app.providers.embedded.iam.urls")),
     path("api/v2/", include("secrets_app.api.urls")),
     path(
         "cloud/service-instances/",

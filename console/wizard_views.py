@@ -31,19 +31,12 @@ from console.wizards import (
     build_form,
     first_incomplete,
     revalidate,
+    wizard_for,
 )
 
 
-def registry() -> dict[str, Wizard]:
-    # Imported here: the wizard modules import console.wizards and the apps' services.
-    from engines_app import wizards as engine_wizards
-    from secrets_app import wizards as secret_wizards
-
-    return {**secret_wizards.WIZARDS, **engine_wizards.WIZARDS}
-
-
 def get_wizard(kind: str) -> Wizard:
-    wizard = registry().get(kind)
+    wizard = wizard_for(kind)
     if wizard is None:
         raise Http404("No such wizard.")
     return wizard

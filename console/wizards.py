@@ -186,3 +186,25 @@ def drafts_cleanup() -> int:
     cutoff = timezone.now() - timedelta(hours=DRAFT_LIFETIME_HOURS)
     deleted, _ = WizardDraft.objects.filter(updated_at__lt=cutoff).delete()
     return deleted
+
+
+# ---------------------------------------------------------------------------------------------
+# The registry: each app registers its wizards from AppConfig.ready(), so the kernel imports none.
+
+_REGISTRY: dict[str, Wizard] = {}
+
+
+def register_wizards(*wizards: Wizard) -> None:
+    for wizard in wizards:
+        existing = _REGISTRY.get(wizard.kind)
+        if existing is not None and existing is not wizard:
+            raise ValueError(f"two wizards registered for kind {wizard.kind!r}")
+        _REGISTRY[wizard.kind] = wizard
+
+
+def wizard_for(kind: str) -> Wizard | None:
+    return _REGISTRY.get(kind)
+
+
+def registered_wizards() -> dict[str, Wizard]:
+    return dict(_REGISTRY)

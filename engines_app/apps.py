@@ -6,3 +6,9 @@ from django.apps import AppConfig
 class EnginesAppConfig(AppConfig):
     name = "engines_app"
     verbose_name = "Secrets engines"
+
+    def ready(self) -> None:
+        from console.wizards import register_wizards
+        from engines_app.wizards import WIZARDS
+
+        register_wizards(*WIZARDS.values())

@@ -8,7 +8,10 @@ class SecretsAppConfig(AppConfig):
     verbose_name = "Secrets"
 
     def ready(self) -> None:
+        from console.wizards import register_wizards
         from engines_app.providers.code_engine import job_run_finished
         from secrets_app.services.custom_credentials import on_job_run_finished
+        from secrets_app.wizards import WIZARDS
 
         job_run_finished.connect(on_job_run_finished, dispatch_uid="secrets-task-run-finished")
+        register_wizards(*WIZARDS.values())

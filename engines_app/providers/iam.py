@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from console.identity import Actor
 from engines_app.providers.registry import load_provider
@@ -39,6 +39,10 @@ class IAMProvider(Protocol):
 
     def api_key_is_valid(self, value: str) -> bool: ...
 
+    def verify_token(self, token: str) -> Any:
+        """The principal an access token stands for, or a ServiceError with status 401."""
+        ...
+
     def authorization_exists(
         self,
         *,
@@ -52,3 +56,8 @@ class IAMProvider(Protocol):
 def get_iam() -> IAMProvider:
     """The implementation named in settings.SM_PROVIDERS (the embedded cloud by default)."""
     return cast(IAMProvider, load_provider("iam"))
+
+
+def verify_access_token(token: str) -> Any:
+    """settings.SM_API_TOKEN_VERIFIER: what console.api calls for every bearer token."""
+    return get_iam().verify_token(token)

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from console import validation
 from console.identity import actor_for_user
-from console.wizards import Draft, WizardForm
+from console.wizards import Draft, WizardForm, revalidate, wizard_for
 from secrets_app import services
 from secrets_app.models import Secret, SecretGroup, SecretType
 from secrets_app.permissions import can_manage_groups, writable_groups
@@ -315,10 +315,9 @@ def lease_rows(cleaned: dict[str, Any]) -> list[tuple[str, str]]:
 
 def cleaned_steps(draft: Draft, user: Any) -> dict[str, dict[str, Any]]:
     """Every completed step's cleaned data, for the Review step's summary."""
-    from console.wizard_views import get_wizard
-    from console.wizards import revalidate
-
-    cleaned, _ = revalidate(get_wizard(draft.row.kind), draft, user)
+    wizard = wizard_for(draft.row.kind)
+    assert wizard is not None, draft.row.kind
+    cleaned, _ = revalidate(wizard, draft, user)
     return cleaned
 
 

@@ -51,6 +51,9 @@ class EmbeddedIAM:
     def delete_api_key(self, *, actor: Actor, api_key_id: str) -> None:
         services.api_key_delete(actor=actor, api_key_id=api_key_id)
 
+    def verify_token(self, token: str) -> services.Principal:
+        return services.token_verify(token)
+
     def api_key_is_valid(self, value: str) -> bool:
         try:
             services.token_issue(apikey=value)
