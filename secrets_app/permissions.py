@@ -14,17 +14,16 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 
-from engines_app.providers.embedded.iam import services as iam
-from engines_app.providers.embedded.iam.models import AccessGroup, ServiceId
+from engines_app.providers.iam import AccessGroupInfo, Principal, ServiceIdInfo, get_iam
 from secrets_app.models import Secret, SecretGroup, SecretType, SecretVersion
 
 GroupAction = Literal["view", "add", "change", "delete"]
 
 
-def principal_of(user: AbstractBaseUser | AnonymousUser) -> iam.Principal:
+def principal_of(user: AbstractBaseUser | AnonymousUser) -> Principal:
     if not user.is_authenticated:
         raise PermissionDenied("Sign in first.")
-    return iam.principal_for_user(user)  # type: ignore[arg-type]
+    return get_iam().principal_for_user(user)
 
 
 def can_manage_groups(user: AbstractBaseUser | AnonymousUser, action: GroupAction) -> bool:
@@ -32,7 +31,7 @@ def can_manage_groups(user: AbstractBaseUser | AnonymousUser, action: GroupActio
         return False
     if action == "view":
         return True
-    return iam.is_allowed(principal_of(user), "secret_group.manage", secret_group_id=None)
+    return get_iam().is_allowed(principal_of(user), "secret_group.manage", secret_group_id=None)
 
 
 def require_group_permission(user: AbstractBaseUser | AnonymousUser, action: GroupAction) -> None:
@@ -50,7 +49,7 @@ def get_group_for_user(
         group = SecretGroup.objects.get(pk=group_id)
     except SecretGroup.DoesNotExist:
         raise Http404("No such secret group.") from None
-    if not iam.is_allowed(principal_of(user), "secret_group.read", secret_group_id=group.pk):
+    if not get_iam().is_allowed(principal_of(user), "secret_group.read", secret_group_id=group.pk):
         raise Http404("No such secret group.")
     require_group_permission(user, action)
     return group
@@ -58,26 +57,26 @@ def get_group_for_user(
 
 def readable_groups(user: AbstractBaseUser | AnonymousUser) -> QuerySet[SecretGroup]:
     """Groups the user may see on the groups page (Reader or more there, or instance-wide)."""
-    ids = iam.group_ids_allowing(principal_of(user), "secret_group.read")
+    ids = get_iam().group_ids_allowing(principal_of(user), "secret_group.read")
     groups = SecretGroup.objects.order_by("name")
     return groups if ids is None else groups.filter(pk__in=ids)
 
 
 def writable_groups(user: AbstractBaseUser | AnonymousUser) -> QuerySet[SecretGroup]:
     """Groups the user may create secrets in (Writer or Manager there, or instance-wide)."""
-    ids = iam.group_ids_allowing(principal_of(user), "secret.create")
+    ids = get_iam().group_ids_allowing(principal_of(user), "secret.create")
     groups = SecretGroup.objects.order_by("name")
     return groups if ids is None else groups.filter(pk__in=ids)
 
 
 def readable_group_ids(user: AbstractBaseUser | AnonymousUser) -> set[str] | None:
     """Groups whose secrets' metadata the user may read (Reader or more); None means all."""
-    return iam.group_ids_allowing(principal_of(user), "secret.metadata.read")
+    return get_iam().group_ids_allowing(principal_of(user), "secret.metadata.read")
 
 
 def can_read_secret(user: AbstractBaseUser | AnonymousUser, secret: Secret) -> bool:
     """Whether the user may see that this secret exists: its name, link and metadata."""
-    return iam.is_allowed(
+    return get_iam().is_allowed(
         principal_of(user), "secret.metadata.read", secret_group_id=secret.secret_group_id
     )
 
@@ -104,23 +103,23 @@ def visible_resource_key_crns(
 
 
 def delegable_service_ids(
-    user: AbstractBaseUser | AnonymousUser, service_ids: Iterable[ServiceId]
-) -> list[ServiceId]:
+    user: AbstractBaseUser | AnonymousUser, service_ids: Iterable[ServiceIdInfo]
+) -> list[ServiceIdInfo]:
     """The service IDs whose roles the user holds too, so a key for them hands nothing over."""
-    principal = principal_of(user)
-    return [s for s in service_ids if not iam.roles_not_held(principal, service_id=s)]
+    principal, iam = principal_of(user), get_iam()
+    return [s for s in service_ids if not iam.roles_not_held(principal, service_id=s.id)]
 
 
 def delegable_access_groups(
-    user: AbstractBaseUser | AnonymousUser, groups: Iterable[AccessGroup]
-) -> list[AccessGroup]:
+    user: AbstractBaseUser | AnonymousUser, groups: Iterable[AccessGroupInfo]
+) -> list[AccessGroupInfo]:
     """Access groups whose roles the user holds too (a new service ID may join them)."""
-    principal = principal_of(user)
-    return [g for g in groups if not iam.roles_not_held(principal, access_group_ids=[g.pk])]
+    principal, iam = principal_of(user), get_iam()
+    return [g for g in groups if not iam.roles_not_held(principal, access_group_ids=[g.id])]
 
 
 def require_secret_create(user: AbstractBaseUser | AnonymousUser, group_id: str) -> None:
-    if not iam.is_allowed(principal_of(user), "secret.create", secret_group_id=group_id):
+    if not get_iam().is_allowed(principal_of(user), "secret.create", secret_group_id=group_id):
         raise PermissionDenied(
             "You need the Writer role on this secret group to add secrets to it."
         )
@@ -135,7 +134,7 @@ def get_secret_for_user(user: AbstractBaseUser | AnonymousUser, secret_id: str) 
     )
     if secret is None:
         raise Http404("No such secret.")
-    if not iam.is_allowed(
+    if not get_iam().is_allowed(
         principal_of(user), "secret.metadata.read", secret_group_id=secret.secret_group_id
     ):
         raise Http404("No such secret.")

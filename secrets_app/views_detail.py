@@ -11,7 +11,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from console.http import AuthedRequest
 from engines_app.models import ConfigType, Configuration
-from engines_app.providers.embedded.resource_controller.models import ServiceInstance
+from engines_app.providers.resource_controller import get_resource_controller
 from secrets_app.models import SecretState, TaskStatus
 from secrets_app.permissions import get_secret_for_user, writable_groups
 
@@ -26,7 +26,7 @@ def secret_add(request: AuthedRequest) -> HttpResponse:
         "iam_ready": iam_engine is not None and not iam_engine.disabled,
         "iam_disabled": iam_engine is not None and iam_engine.disabled,
         "custom_ready": custom_count > 0,
-        "service_ready": ServiceInstance.objects.exists(),
+        "service_ready": bool(get_resource_controller().list_instances()),
     }
     return render(request, "secrets/add.html", context)
 

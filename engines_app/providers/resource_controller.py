@@ -12,10 +12,17 @@ is left out of the dataclass repr and must never be logged.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from engines_app.providers.registry import load_provider
+
+# A service ID's CRN, as a resource key names the identity its credentials belong to.
+SERVICEID_CRN_RE = re.compile(
+    r"^crn:v1:bluemix:public:iam-identity::a/[a-z0-9]{32}::serviceid:"
+    r"ServiceId-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+)
 
 if TYPE_CHECKING:
     from console.identity import Actor

@@ -25,11 +25,9 @@ from console import validation
 from console.audit import audit_record
 from console.errors import ConflictError, NotFoundError
 from console.identity import Actor
-from engines_app.providers.embedded.iam import services as iam_services
-from engines_app.providers.embedded.iam.models import ServiceAuthorization
-from engines_app.providers.embedded.resource_controller.services import SERVICEID_CRN_RE
-from engines_app.providers.iam import get_iam
+from engines_app.providers.iam import SECRETS_MANAGER_SERVICE, AuthorizationInfo, get_iam
 from engines_app.providers.resource_controller import (
+    SERVICEID_CRN_RE,
     ResourceControllerProvider,
     ResourceKeyResult,
     ServiceInfo,
@@ -40,7 +38,7 @@ from secrets_app.models import DEFAULT_GROUP_ID, Secret, SecretType
 from secrets_app.services.iam_credentials import next_rotation
 from secrets_app.services.versions import common_secret_fields, secret_row_create, version_add
 
-SOURCE_SERVICE = iam_services.SECRETS_MANAGER_SERVICE
+SOURCE_SERVICE = SECRETS_MANAGER_SERVICE
 KEY_MANAGER = "Key Manager"
 NO_ROLE = "None"
 
@@ -77,7 +75,7 @@ def instance_lookup(crn: str) -> ServiceInstanceInfo | None:
 
 def instance_authorized(instance: ServiceInstanceInfo) -> bool:
     """Whether Secrets Manager holds Key Manager on the instance (or on its whole service)."""
-    return iam_services.authorization_exists(
+    return get_iam().authorization_exists(
         source_service=SOURCE_SERVICE,
         target_service=instance.service,
         target_resource=instance.crn,
@@ -95,22 +93,11 @@ def _instance_or_error(instance_crn: str) -> ServiceInstanceInfo:
 
 
 @transaction.atomic
-def authorize_service_instance(*, actor: Actor, instance_crn: str) -> ServiceAuthorization:
+def authorize_service_instance(*, actor: Actor, instance_crn: str) -> AuthorizationInfo:
     """Authorize Secrets Manager (source) on the instance (target) with Key Manager. Idempotent:
     an authorization that already covers the instance is returned as it is."""
     instance = _instance_or_error(instance_crn)
-    existing = [
-        auth
-        for auth in ServiceAuthorization.objects.select_for_update().filter(
-            source_service=SOURCE_SERVICE,
-            target_service=instance.service,
-            target_resource__in=["", instance.crn],
-        )
-        if KEY_MANAGER in auth.roles
-    ]
-    if existing:
-        return existing[0]
-    return iam_services.authorization_create(
+    return get_iam().ensure_authorization(
         actor=actor,
         source_service=SOURCE_SERVICE,
         target_service=instance.service,

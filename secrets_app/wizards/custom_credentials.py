@@ -26,7 +26,7 @@ from console.wizards import Draft, Step, Wizard, WizardForm
 from engines_app import schema as schemas
 from engines_app.models import ConfigType, Configuration
 from engines_app.providers.code_engine import get_code_engine
-from engines_app.providers.embedded.iam import services as iam
+from engines_app.providers.iam import get_iam
 from secrets_app.models import Secret, SecretType
 from secrets_app.permissions import principal_of, require_secret_create
 from secrets_app.services.custom_credentials import (
@@ -64,7 +64,7 @@ def chosen_configuration(draft: Draft) -> Configuration | None:
 
 def readable_secrets(user: Any) -> QuerySet[Secret]:
     """Secrets whose value the user may read (SecretsReader or more on their group)."""
-    group_ids = iam.group_ids_allowing(principal_of(user), "secret.read")
+    group_ids = get_iam().group_ids_allowing(principal_of(user), "secret.read")
     secrets = (
         Secret.objects.filter(probe=False).select_related("secret_group").order_by("name", "id")
     )

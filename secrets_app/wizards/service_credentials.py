@@ -18,8 +18,7 @@ from django.urls import reverse
 
 from console.identity import actor_for_user
 from console.wizards import Draft, Step, Wizard, WizardForm
-from engines_app.providers.embedded.iam import services as iam_services
-from engines_app.providers.embedded.iam.models import ServiceId
+from engines_app.providers.iam import get_iam
 from engines_app.providers.resource_controller import (
     ServiceInfo,
     ServiceInstanceInfo,
@@ -77,7 +76,7 @@ def authorization_missing(draft: Draft) -> bool:
 
 def may_authorize(user: Any) -> bool:
     """Authorizing Secrets Manager on a service is instance configuration: Manager only."""
-    return iam_services.is_allowed(principal_of(user), "configuration.manage", secret_group_id=None)
+    return get_iam().is_allowed(principal_of(user), "configuration.manage", secret_group_id=None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -313,13 +312,10 @@ class CredentialsForm(WizardForm):
             *((r.crn, r.name) for r in roles),
             (NO_ROLE, "None (use the service ID's own access policies)"),
         ]
-        self.service_ids = {
-            sid.crn: sid
-            for sid in ServiceId.objects.filter(locked=False, managed_by_secrets_manager=False)
-        }
+        self.service_ids = {sid.crn: sid for sid in get_iam().service_ids(assignable_only=True)}
         self.fields["serviceid"].widget.choices = [
             ("", "Select a service ID"),
-            *((crn, f"{sid.name} ({sid.pk})") for crn, sid in self.service_ids.items()),
+            *((crn, f"{sid.name} ({sid.id})") for crn, sid in self.service_ids.items()),
         ]
         self.hmac_supported = bool(self.service and self.service.hmac)
 
@@ -366,8 +362,8 @@ class CredentialsForm(WizardForm):
 def serviceid_label(crn: str | None) -> str:
     if not crn:
         return "generated for this secret"
-    sid = ServiceId.objects.filter(pk=crn.rsplit(":", 1)[-1]).first()
-    return f"{sid.name} ({sid.pk})" if sid and sid.crn == crn else crn
+    sid = get_iam().service_id_info(crn.rsplit(":", 1)[-1])
+    return f"{sid.name} ({sid.id})" if sid and sid.crn == crn else crn
 
 
 ServiceLeaseForm = LeaseRotationForm.for_type(SecretType.SERVICE_CREDENTIALS)

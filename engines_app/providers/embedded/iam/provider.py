@@ -1,13 +1,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
 
 from console.identity import Actor
 from engines_app.providers.embedded.iam import services
 from engines_app.providers.embedded.iam.models import AccessGroup, ServiceId
-from engines_app.providers.iam import IssuedApiKey
+from engines_app.providers.iam import (
+    AccessGroupInfo,
+    AuthorizationInfo,
+    IssuedApiKey,
+    Principal,
+    ServiceIdInfo,
+)
 
 
 class EmbeddedIAM:
@@ -51,7 +58,7 @@ class EmbeddedIAM:
     def delete_api_key(self, *, actor: Actor, api_key_id: str) -> None:
         services.api_key_delete(actor=actor, api_key_id=api_key_id)
 
-    def verify_token(self, token: str) -> services.Principal:
+    def verify_token(self, token: str) -> Principal:
         return services.token_verify(token)
 
     def api_key_is_valid(self, value: str) -> bool:
@@ -74,4 +81,84 @@ class EmbeddedIAM:
             target_service=target_service,
             target_resource=target_resource,
             roles=roles,
+        )
+
+    # --- Access decisions ---
+
+    def principal_for_user(self, user: Any) -> Principal:
+        return services.principal_for_user(user)
+
+    def principal_for_actor(self, actor: Actor) -> Principal:
+        return services.principal_for_actor(actor)
+
+    def is_allowed(self, principal: Principal, action: str, *, secret_group_id: str | None) -> bool:
+        return services.is_allowed(principal, action, secret_group_id=secret_group_id)
+
+    def authorize(self, principal: Principal, action: str, *, secret_group_id: str | None) -> None:
+        services.authorize(principal, action, secret_group_id=secret_group_id)
+
+    def group_ids_allowing(self, principal: Principal, action: str) -> set[str] | None:
+        return services.group_ids_allowing(principal, action)
+
+    def roles_not_held(
+        self,
+        principal: Principal,
+        *,
+        service_id: str | None = None,
+        access_group_ids: Iterable[str] = (),
+    ) -> list[str]:
+        sid = ServiceId.objects.filter(pk=service_id).first() if service_id else None
+        if service_id and sid is None:
+            return []
+        return services.roles_not_held(principal, service_id=sid, access_group_ids=access_group_ids)
+
+    # --- Identities ---
+
+    @staticmethod
+    def _info(sid: ServiceId) -> ServiceIdInfo:
+        return ServiceIdInfo(
+            id=sid.pk,
+            name=sid.name,
+            crn=sid.crn,
+            locked=sid.locked,
+            managed_by_secrets_manager=sid.managed_by_secrets_manager,
+        )
+
+    def service_ids(self, *, assignable_only: bool = False) -> list[ServiceIdInfo]:
+        rows = ServiceId.objects.order_by("name")
+        if assignable_only:
+            rows = rows.filter(locked=False, managed_by_secrets_manager=False)
+        return [self._info(sid) for sid in rows]
+
+    def service_id_info(self, service_id: str) -> ServiceIdInfo | None:
+        sid = ServiceId.objects.filter(pk=service_id).first()
+        return self._info(sid) if sid else None
+
+    def access_groups(self) -> list[AccessGroupInfo]:
+        return [AccessGroupInfo(id=g.pk, name=g.name) for g in AccessGroup.objects.order_by("name")]
+
+    # --- Authorizations ---
+
+    def ensure_authorization(
+        self,
+        *,
+        actor: Actor,
+        source_service: str,
+        target_service: str,
+        target_resource: str,
+        roles: Iterable[str],
+    ) -> AuthorizationInfo:
+        auth = services.authorization_ensure(
+            actor=actor,
+            source_service=source_service,
+            target_service=target_service,
+            target_resource=target_resource,
+            roles=list(roles),
+        )
+        return AuthorizationInfo(
+            pk=auth.pk,
+            source_service=auth.source_service,
+            target_service=auth.target_service,
+            target_resource=auth.target_resource,
+            roles=list(auth.roles),
         )

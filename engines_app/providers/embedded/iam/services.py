@@ -12,7 +12,6 @@ import secrets
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import jwt
 from django.conf import settings
@@ -34,9 +33,9 @@ from engines_app.providers.embedded.iam.models import (
     ServiceAuthorization,
     ServiceId,
 )
+from engines_app.providers.iam import Principal
 
 APIKEY_GRANT = "urn:ibm:params:oauth:grant-type:apikey"
-SECRETS_MANAGER_SERVICE = "secrets-manager"
 
 # What each role allows. Roles nest: Manager ⊇ Writer ⊇ SecretsReader ⊇ Reader.
 _READER = frozenset(
@@ -76,20 +75,6 @@ class InvalidApiKeyError(ServiceError):
 class InvalidTokenError(ServiceError):
     code = "invalid_token"
     status = 401
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Whoever a bearer token stands for."""
-
-    iam_id: str
-    name: str
-    kind: str  # "user" | "service_id" | "system"
-    is_superuser: bool = False
-
-    @property
-    def actor(self) -> Actor:
-        return Actor(iam_id=self.iam_id, name=self.name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -622,6 +607,34 @@ def authorization_create(
         object_name=str(auth),
     )
     return auth
+
+
+@transaction.atomic
+def authorization_ensure(
+    *,
+    actor: Actor,
+    source_service: str,
+    target_service: str,
+    target_resource: str,
+    roles: list[str],
+) -> ServiceAuthorization:
+    """The authorization covering the target (or all of its service) with every role; created
+    when none does. Rows are locked while looking, so two concurrent calls create one."""
+    wanted = set(roles)
+    for auth in ServiceAuthorization.objects.select_for_update().filter(
+        source_service=source_service,
+        target_service=target_service,
+        target_resource__in=["", target_resource],
+    ):
+        if wanted <= set(auth.roles):
+            return auth
+    return authorization_create(
+        actor=actor,
+        source_service=source_service,
+        target_service=target_service,
+        target_resource=target_resource,
+        roles=roles,
+    )
 
 
 def authorization_exists(

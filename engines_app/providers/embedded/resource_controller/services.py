@@ -28,15 +28,12 @@ from engines_app.providers.embedded.resource_controller.models import (
     ResourceKey,
     ServiceInstance,
 )
+from engines_app.providers.resource_controller import SERVICEID_CRN_RE
 from engines_app.regions import REGIONS
 
 INSTANCE_NAME_MAX = 180
 KEY_NAME_MAX = 256
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
-SERVICEID_CRN_RE = re.compile(
-    r"^crn:v1:bluemix:public:iam-identity::a/[a-z0-9]{32}::serviceid:"
-    r"ServiceId-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-)
 
 # The demo's instances: (name, service, region). Cloud Object Storage instances are global.
 SEED_INSTANCES: tuple[tuple[str, str, str], ...] = (
