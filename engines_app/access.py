@@ -11,14 +11,14 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 
-from engines_app.providers.embedded.iam import services as iam
+from engines_app.providers.iam import get_iam
 
 
 def _allowed(user: AbstractBaseUser | AnonymousUser, action: str) -> bool:
     if not user.is_authenticated:
         return False
-    principal = iam.principal_for_user(user)  # type: ignore[arg-type]
-    return iam.is_allowed(principal, action, secret_group_id=None)
+    iam = get_iam()
+    return iam.is_allowed(iam.principal_for_user(user), action, secret_group_id=None)
 
 
 def can_manage_iam(user: AbstractBaseUser | AnonymousUser) -> bool:
@@ -49,7 +49,8 @@ def can_read_configurations(user: AbstractBaseUser | AnonymousUser) -> bool:
     """A role (Reader or more) on the instance or on at least one secret group."""
     if not user.is_authenticated:
         return False
-    ids = iam.group_ids_allowing(iam.principal_for_user(user), "configuration.read")  # type: ignore[arg-type]
+    iam = get_iam()
+    ids = iam.group_ids_allowing(iam.principal_for_user(user), "configuration.read")
     return ids is None or bool(ids)
 
 

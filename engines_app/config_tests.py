@@ -27,7 +27,7 @@ from engines_app.models import (
     Configuration,
     ConfigurationTest,
 )
-from engines_app.providers.embedded.iam import services as iam
+from engines_app.providers.iam import Principal, get_iam
 from secrets_app.models import (
     Secret,
     SecretState,
@@ -59,8 +59,8 @@ def job_reporting_group_ids(config: Configuration) -> set[str] | None:
     service_id = job_identity(config)
     if not service_id:
         return set()
-    principal = iam.Principal(iam_id=f"iam-{service_id}", name=service_id, kind="service_id")
-    return iam.group_ids_allowing(principal, "secret_task.update")
+    principal = Principal(iam_id=f"iam-{service_id}", name=service_id, kind="service_id")
+    return get_iam().group_ids_allowing(principal, "secret_task.update")
 
 
 @transaction.atomic

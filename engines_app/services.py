@@ -15,7 +15,7 @@ from console.identity import Actor
 from engines_app import schema as schemas
 from engines_app.models import ConfigTestStatus, ConfigType, Configuration
 from engines_app.providers.code_engine import get_code_engine
-from engines_app.providers.iam import get_iam
+from engines_app.providers.iam import SECRETS_MANAGER_SERVICE, get_iam
 from secrets_app.models import Secret, SecretType
 
 CE_AUTHORIZATION_ROLES = ("Viewer", "Writer")
@@ -271,14 +271,13 @@ def iam_engine_authorize(*, actor: Actor) -> bool:
 
     Idempotent: returns False when such an authorization already exists.
     """
-    from engines_app.providers.embedded.iam import services as embedded_iam
-
     if iam_identity_authorized():
         return False
-    embedded_iam.authorization_create(
+    get_iam().ensure_authorization(
         actor=actor,
-        source_service="secrets-manager",
+        source_service=SECRETS_MANAGER_SERVICE,
         target_service=IAM_AUTHORIZATION_TARGET,
+        target_resource="",
         roles=list(IAM_AUTHORIZATION_ROLES),
     )
     return True

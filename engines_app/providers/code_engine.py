@@ -40,6 +40,10 @@ class JobInfo:
 class CodeEngineProvider(Protocol):
     def list_regions(self) -> list[str]: ...
 
+    def list_jobs(self, *, region: str | None = None) -> list[JobInfo]:
+        """Every job (of one region), by region, project name and job name."""
+        ...
+
     def get_job(self, *, project_id: str, job_name: str, region: str | None = None) -> JobInfo:
         """The job, or NotFoundError naming what is missing."""
         ...
@@ -64,6 +68,10 @@ class CodeEngineProvider(Protocol):
 
     def stop_job_run(self, *, project_id: str, run_name: str) -> bool:
         """Stop a run if it is still going; True if something was stopped."""
+        ...
+
+    def run_page_urls(self, run_names: list[str]) -> dict[str, str]:
+        """Where the console shows each of these runs (with its logs), for the runs that exist."""
         ...
 
     def record_run_report(self, *, project_id: str, run_name: str) -> None:

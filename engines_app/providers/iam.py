@@ -124,6 +124,10 @@ class IAMProvider(Protocol):
         """By name."""
         ...
 
+    def role_summary(self, service_id: str) -> list[str]:
+        """The service ID's own policies, e.g. "SecretTaskUpdater on custom-credentials"."""
+        ...
+
     # --- Service-to-service authorizations ---
 
     def ensure_authorization(

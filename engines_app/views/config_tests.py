@@ -16,7 +16,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import RegexValidator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseStopPolling
@@ -28,8 +27,8 @@ from engines_app import config_tests
 from engines_app import schema as schemas
 from engines_app.access import can_manage_code_engine
 from engines_app.models import Configuration, ConfigurationTest
-from engines_app.providers.embedded.code_engine.models import JobRun
-from engines_app.providers.embedded.iam import services as iam
+from engines_app.providers.code_engine import get_code_engine
+from engines_app.providers.iam import get_iam
 from engines_app.views.engines import (
     can_manage_engines,
     detail_context,
@@ -158,7 +157,7 @@ def _may_view(user: AbstractBaseUser | AnonymousUser, test: ConfigurationTest) -
     principal = principal_of(user)
     if test.created_by == principal.iam_id or can_manage_engines(user):
         return True
-    return test.probe is not None and iam.is_allowed(
+    return test.probe is not None and get_iam().is_allowed(
         principal, "secret_task.read", secret_group_id=test.probe.secret_group_id
     )
 
@@ -174,8 +173,7 @@ def _context(request: AuthedRequest, test_id: UUID) -> dict[str, Any]:
     steps = config_tests.configuration_test_steps(test)
     run_urls: dict[str, str] = {}
     if can_manage_code_engine(request.user):  # only they may open the Code Engine pages
-        runs = JobRun.objects.filter(name__in=[s.task_id for s in steps if s.task_id])
-        run_urls = {run.name: reverse("cloud:ce-run", args=[run.pk]) for run in runs}
+        run_urls = get_code_engine().run_page_urls([s.task_id for s in steps if s.task_id])
     return {
         "test": test,
         "steps": [(step, run_urls.get(step.task_id, "")) for step in steps],

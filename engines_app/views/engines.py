@@ -32,7 +32,7 @@ from engines_app import services as engine_services
 from engines_app.access import require_configuration_read
 from engines_app.models import ConfigType, Configuration, ConfigurationTest
 from engines_app.providers.code_engine import get_code_engine
-from engines_app.providers.embedded.iam import services as iam
+from engines_app.providers.iam import get_iam
 from secrets_app.permissions import can_read_secret, principal_of
 
 TABS = ("iam", "custom")
@@ -43,7 +43,7 @@ TABS = ("iam", "custom")
 
 
 def can_manage_engines(user: AbstractBaseUser | AnonymousUser) -> bool:
-    return iam.is_allowed(principal_of(user), "configuration.manage", secret_group_id=None)
+    return get_iam().is_allowed(principal_of(user), "configuration.manage", secret_group_id=None)
 
 
 def require_engines_manager(user: AbstractBaseUser | AnonymousUser) -> None:
@@ -282,7 +282,7 @@ def detail_context(
         project_name, job_missing = job.project_name, False
     except NotFoundError:
         project_name, job_missing = "", True
-    readable = iam.group_ids_allowing(principal_of(request.user), "secret.metadata.read")
+    readable = get_iam().group_ids_allowing(principal_of(request.user), "secret.metadata.read")
     # The IAM credentials secret is named only to who may read its group.
     key_secret = config.api_key_ref
     key_secret_visible = key_secret is not None and can_read_secret(request.user, key_secret)
@@ -315,7 +315,7 @@ def recent_tests(request: AuthedRequest, config: Configuration) -> list[Configur
     tests = config.tests.select_related("probe").order_by("-created_at")
     if not can_manage_engines(request.user):
         principal = principal_of(request.user)
-        groups = iam.group_ids_allowing(principal, "secret_task.read")
+        groups = get_iam().group_ids_allowing(principal, "secret_task.read")
         if groups is not None:
             tests = tests.filter(
                 Q(created_by=principal.iam_id) | Q(probe__secret_group_id__in=groups)

@@ -26,8 +26,7 @@ from engines_app import schema as schemas
 from engines_app import services as engine_services
 from engines_app.models import ConfigType, Configuration
 from engines_app.providers.code_engine import JobInfo, get_code_engine
-from engines_app.providers.embedded.code_engine.models import Job
-from engines_app.providers.embedded.iam import services as iam
+from engines_app.providers.iam import SECRETS_MANAGER_SERVICE, get_iam
 from engines_app.regions import REGIONS
 from engines_app.views.engines import require_engines_manager
 from engines_app.wizards.base import (
@@ -118,11 +117,7 @@ def schema_preview(job: JobInfo) -> SchemaPreview:
 
 def job_choices(region: str) -> list[Any]:
     """Jobs grouped by "project (region)"; only the chosen region's when one is chosen."""
-    jobs = Job.objects.select_related("project").order_by(
-        "project__region", "project__name", "name"
-    )
-    if region:
-        jobs = jobs.filter(project__region=region)
+    jobs = get_code_engine().list_jobs(region=region or None)
     used = {
         (c.code_engine_project_id, c.code_engine_job_name): c.name
         for c in Configuration.objects.filter(config_type=ConfigType.CUSTOM_CREDENTIALS)
@@ -132,7 +127,7 @@ def job_choices(region: str) -> list[Any]:
         label = job.name
         if (job.project_id, job.name) in used:
             label += f" (used by configuration {used[(job.project_id, job.name)]})"
-        grouped.setdefault(f"{job.project.name} ({job.project.region})", []).append(
+        grouped.setdefault(f"{job.project_name} ({job.region})", []).append(
             (f"{job.project_id}/{job.name}", label)
         )
     if not grouped:
@@ -300,9 +295,9 @@ def authorize_action(form: WizardForm) -> dict[str, list[str]]:
         if previous.get("project_id") == [project_id]:
             return previous
         return {"project_id": [project_id]}
-    authorization = iam.authorization_create(
+    authorization = get_iam().ensure_authorization(
         actor=actor_for_user(form.user),
-        source_service="secrets-manager",
+        source_service=SECRETS_MANAGER_SERVICE,
         target_service="codeengine",
         target_resource=project_id,
         roles=CE_ROLES,

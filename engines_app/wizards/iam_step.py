@@ -13,8 +13,7 @@ from console import validation
 from console.identity import actor_for_user
 from console.wizards import WizardForm
 from engines_app.models import ConfigType, Configuration
-from engines_app.providers.embedded.iam import services as iam
-from engines_app.providers.embedded.iam.models import AccessPolicy, ServiceId
+from engines_app.providers.iam import ServiceIdInfo, get_iam
 from engines_app.wizards.base import (
     ManagerStepForm,
     authorization_granted_here,
@@ -31,7 +30,7 @@ from secrets_app.wizards.common import ROTATION_UNITS, field_error
 
 
 def readable_iam_secrets(user: AbstractBaseUser | AnonymousUser) -> list[Secret]:
-    ids = iam.group_ids_allowing(principal_of(user), "secret.metadata.read")
+    ids = get_iam().group_ids_allowing(principal_of(user), "secret.metadata.read")
     secrets = (
         Secret.objects.filter(secret_type=SecretType.IAM_CREDENTIALS, probe=False)
         .select_related("secret_group")
@@ -42,11 +41,8 @@ def readable_iam_secrets(user: AbstractBaseUser | AnonymousUser) -> list[Secret]
     return list(secrets)
 
 
-def _service_id_label(sid: ServiceId) -> str:
-    policies = AccessPolicy.objects.filter(service_id=sid).select_related("secret_group")
-    roles = [
-        f"{p.role} on {p.secret_group.name if p.secret_group else 'the instance'}" for p in policies
-    ]
+def _service_id_label(sid: ServiceIdInfo) -> str:
+    roles = get_iam().role_summary(sid.id)
     return f"{sid.name} ({'; '.join(roles)})" if roles else f"{sid.name} (no access policy)"
 
 
@@ -117,10 +113,12 @@ class IamCredentialsForm(ManagerStepForm):
             ("", "Select a group"),
             *((g.pk, g.name) for g in self.groups),
         ]
-        service_ids = ServiceId.objects.filter(locked=False, managed_by_secrets_manager=False)
         self.fields["newiam_service_id"].widget.choices = [
             ("", "Select a service ID"),
-            *((sid.pk, _service_id_label(sid)) for sid in service_ids.order_by("name")),
+            *(
+                (sid.id, _service_id_label(sid))
+                for sid in get_iam().service_ids(assignable_only=True)
+            ),
         ]
 
     @property

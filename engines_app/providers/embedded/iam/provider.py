@@ -7,7 +7,7 @@ from django.conf import settings
 
 from console.identity import Actor
 from engines_app.providers.embedded.iam import services
-from engines_app.providers.embedded.iam.models import AccessGroup, ServiceId
+from engines_app.providers.embedded.iam.models import AccessGroup, AccessPolicy, ServiceId
 from engines_app.providers.iam import (
     AccessGroupInfo,
     AuthorizationInfo,
@@ -136,6 +136,13 @@ class EmbeddedIAM:
 
     def access_groups(self) -> list[AccessGroupInfo]:
         return [AccessGroupInfo(id=g.pk, name=g.name) for g in AccessGroup.objects.order_by("name")]
+
+    def role_summary(self, service_id: str) -> list[str]:
+        policies = AccessPolicy.objects.filter(service_id=service_id).select_related("secret_group")
+        return [
+            f"{p.role} on {p.secret_group.name if p.secret_group else 'the instance'}"
+            for p in policies
+        ]
 
     # --- Authorizations ---
 
