@@ -7,7 +7,11 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from engines_app.access import can_manage_code_engine, can_manage_iam, can_read_configurations
+from engines_app.providers.access import (
+    can_manage_code_engine,
+    can_manage_iam,
+    can_read_configurations,
+)
 
 
 def cloud_nav(request: HttpRequest) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import uuid
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 
 from console import crypto, validation
 from console.audit import audit_record
@@ -14,7 +15,7 @@ from console.errors import ConflictError, LimitExceededError, NotFoundError
 from console.identity import Actor
 from engines_app import schema as schemas
 from engines_app.models import ConfigTestStatus, ConfigType, Configuration
-from engines_app.providers.code_engine import get_code_engine
+from engines_app.providers.code_engine import JobUser, get_code_engine
 from engines_app.providers.iam import SECRETS_MANAGER_SERVICE, get_iam
 from secrets_app.models import Secret, SecretType
 
@@ -351,3 +352,17 @@ def iam_configuration_update(
             detail={"changed": changed},
         )
     return config
+
+
+def configurations_using_job(project_id: str, job_name: str) -> list[JobUser]:
+    """The configurations backed by a Code Engine job (registered with the provider for the
+    job's page)."""
+    return [
+        JobUser(
+            label=f"{c.name} (task timeout {c.task_timeout})",
+            url=reverse("engines:config-detail", args=[c.name]),
+        )
+        for c in Configuration.objects.filter(
+            code_engine_project_id=project_id, code_engine_job_name=job_name
+        ).order_by("name")
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, cast
 
@@ -26,6 +27,27 @@ class RunOutcome:
     # Whether the run (and its logs) is kept after it ended, and the job's setting that says so.
     logs_kept: bool
     retention_setting: str
+
+
+@dataclass(frozen=True)
+class JobUser:
+    """Something that uses a job (an engine configuration), for the job's page."""
+
+    label: str
+    url: str = ""
+
+
+# Higher layers register who uses a job (engines_app: its configurations); the job's page asks.
+_job_user_finders: list[Callable[[str, str], list[JobUser]]] = []
+
+
+def register_job_user_finder(finder: Callable[[str, str], list[JobUser]]) -> None:
+    if finder not in _job_user_finders:
+        _job_user_finders.append(finder)
+
+
+def job_users(*, project_id: str, job_name: str) -> list[JobUser]:
+    return [user for find in _job_user_finders for user in find(project_id, job_name)]
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ is left out of the dataclass repr and must never be logged.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -110,6 +111,23 @@ class ResourceControllerProvider(Protocol):
     def delete_resource_key(self, *, crn: str, actor: Actor) -> None:
         """Delete the key so that its credentials stop working. Deleting twice is not an error."""
         ...
+
+
+# Which resource keys a console user may see: the secrets app knows which secret holds which
+# key, so it registers the rule (AppConfig.ready). Without one, no key is shown (fail closed).
+KeyVisibility = Callable[[Any, list[str]], "set[str] | None"]
+_key_visibility: list[KeyVisibility] = []
+
+
+def register_key_visibility(rule: KeyVisibility) -> None:
+    _key_visibility[:] = [rule]
+
+
+def visible_key_crns(user: Any, crns: list[str]) -> set[str] | None:
+    """The CRNs among `crns` that the user may see; None means all of them."""
+    if not _key_visibility:
+        return set()
+    return _key_visibility[0](user, crns)
 
 
 def get_resource_controller() -> ResourceControllerProvider:

@@ -25,8 +25,8 @@ from console.http import AuthedRequest
 from console.identity import actor_for_user
 from engines_app import config_tests
 from engines_app import schema as schemas
-from engines_app.access import can_manage_code_engine
 from engines_app.models import Configuration, ConfigurationTest
+from engines_app.providers.access import can_manage_code_engine
 from engines_app.providers.code_engine import get_code_engine
 from engines_app.providers.iam import get_iam
 from engines_app.views.engines import (

@@ -29,8 +29,8 @@ from console.identity import actor_for_user
 from engines_app import config_tests
 from engines_app import schema as schemas
 from engines_app import services as engine_services
-from engines_app.access import require_configuration_read
 from engines_app.models import ConfigType, Configuration, ConfigurationTest
+from engines_app.providers.access import require_configuration_read
 from engines_app.providers.code_engine import get_code_engine
 from engines_app.providers.iam import get_iam
 from secrets_app.permissions import can_read_secret, principal_of

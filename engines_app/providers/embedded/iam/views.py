@@ -1,16 +1,39 @@
-"""POST /identity/token: the embedded IAM's token endpoint (reference/sm-api.md §1.2)."""
+"""The embedded IAM's views: its token endpoint, and its console pages (service IDs, access
+groups, API keys, authorizations).
+
+The token endpoint is IBM IAM's POST /identity/token. The console pages administer identities,
+so they need the Manager role on the instance (engines_app.providers.access); the IAM services
+also refuse to mint a key for, or lock, a service ID that holds roles the actor does not hold.
+"""
 
 from __future__ import annotations
 
 import uuid
 
+from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, JsonResponse
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from console.errors import AccessDeniedError
+from console.http import AuthedRequest
+from console.identity import actor_for_user
 from console.throttle import Limit, client_address, exceeded, record_failure
+from engines_app.providers.access import require_iam_manager
+from engines_app.providers.embedded.iam import services as iam
+from engines_app.providers.embedded.iam.models import (
+    AccessGroup,
+    AccessPolicy,
+    ApiKey,
+    ServiceAuthorization,
+    ServiceId,
+)
 from engines_app.providers.embedded.iam.services import (
     APIKEY_GRANT,
     InvalidApiKeyError,
@@ -68,3 +91,111 @@ def token(request: HttpRequest) -> JsonResponse:
     response = JsonResponse(body)
     response["Cache-Control"] = "no-store"
     return response
+
+
+class ServiceIdForm(forms.Form):
+    name = forms.CharField(max_length=128)
+    description = forms.CharField(
+        max_length=1024, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class ApiKeyForm(forms.Form):
+    service_id = forms.ModelChoiceField(
+        queryset=ServiceId.objects.filter(locked=False), label="Service ID"
+    )
+    name = forms.CharField(max_length=256)
+    description = forms.CharField(max_length=1024, required=False)
+
+
+@require_http_methods(["GET", "POST"])
+def service_ids(request: AuthedRequest) -> HttpResponse:
+    require_iam_manager(request.user)
+    form = ServiceIdForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                iam.service_id_create(actor=actor_for_user(request.user), **form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                return redirect("cloud:iam-service-ids")
+        status = 422
+    rows = ServiceId.objects.prefetch_related("access_groups", "policies__secret_group").order_by(
+        "name"
+    )
+    return render(
+        request, "cloud/iam_service_ids.html", {"service_ids": rows, "form": form}, status=status
+    )
+
+
+@require_GET
+def access_groups(request: AuthedRequest) -> HttpResponse:
+    require_iam_manager(request.user)
+    rows = AccessGroup.objects.prefetch_related(
+        "service_ids", "users", "policies__secret_group"
+    ).order_by("name")
+    return render(request, "cloud/iam_access_groups.html", {"access_groups": rows})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def api_keys(request: AuthedRequest) -> HttpResponse:
+    """Create shows the value once, in the POST response itself; it is never stored or re-fetchable."""
+    require_iam_manager(request.user)
+    form = ApiKeyForm(request.POST or None)
+    created: tuple[ApiKey, str] | None = None
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                created = iam.api_key_create(
+                    actor=actor_for_user(request.user),
+                    name=form.cleaned_data["name"],
+                    description=form.cleaned_data["description"],
+                    service_id=form.cleaned_data["service_id"],
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+                status = 422
+            except AccessDeniedError as exc:
+                form.add_error("service_id", exc.message)
+                status = 403
+            else:
+                form = ApiKeyForm()
+        else:
+            status = 422
+    keys = ApiKey.objects.select_related("service_id", "user").order_by("-created_at")
+    context = {
+        "keys": keys,
+        "form": form,
+        "created_key": created[0] if created else None,
+        "created_value": created[1] if created else "",
+    }
+    return render(request, "cloud/iam_api_keys.html", context, status=status)
+
+
+@require_POST
+def api_key_lock(request: AuthedRequest, key_id: str) -> HttpResponse:
+    require_iam_manager(request.user)
+    key = get_object_or_404(ApiKey, pk=key_id)
+    try:
+        iam.api_key_set_locked(
+            actor=actor_for_user(request.user), api_key_id=key.pk, locked=not key.locked
+        )
+    except AccessDeniedError as exc:
+        messages.error(request, exc.message)
+    return redirect("cloud:iam-api-keys")
+
+
+@require_GET
+def authorizations(request: AuthedRequest) -> HttpResponse:
+    require_iam_manager(request.user)
+    context = {
+        "authorizations": ServiceAuthorization.objects.order_by("-created_at"),
+        "policies": AccessPolicy.objects.select_related(
+            "user", "service_id", "access_group", "secret_group"
+        ),
+    }
+    return render(request, "cloud/iam_authorizations.html", context)

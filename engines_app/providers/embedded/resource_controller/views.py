@@ -18,9 +18,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from console.http import AuthedRequest
-from engines_app.access import require_service_instance_read
+from engines_app.providers.access import require_service_instance_read
 from engines_app.providers.embedded.resource_controller.models import ResourceKey, ServiceInstance
-from secrets_app.permissions import visible_resource_key_crns
+from engines_app.providers.resource_controller import visible_key_crns
 
 _SEALED_COLUMNS = ("sealed_key_id", "sealed_wrapped_key", "sealed_ciphertext")
 
@@ -55,7 +55,7 @@ def service_instance_detail(request: AuthedRequest, guid: str) -> HttpResponse:
         .defer(*_SEALED_COLUMNS)
         .order_by("deleted_at", "-created_at", "guid")
     )
-    visible = visible_resource_key_crns(request.user, [k.crn for k in keys])
+    visible = visible_key_crns(request.user, [k.crn for k in keys])
     shown = keys if visible is None else [k for k in keys if k.crn in visible]
     for key in shown:
         # The instance is already loaded; spare one query per key for key.role_name.

@@ -9,8 +9,8 @@ from django.views.decorators.http import require_GET
 
 from console.http import AuthedRequest
 from engines_app import schema as schemas
-from engines_app.access import require_code_engine_manager
-from engines_app.models import Configuration
+from engines_app.providers.access import require_code_engine_manager
+from engines_app.providers.code_engine import job_users
 from engines_app.providers.embedded.code_engine.models import Job, JobRun, Project
 from engines_app.providers.embedded.code_engine.sandbox import sandbox_status
 from engines_app.providers.embedded.code_engine.services import job_env_names
@@ -46,9 +46,7 @@ def job_detail(request: AuthedRequest, project_id: str, job_name: str) -> HttpRe
         "env": _shown_env(job),
         "schema": schema,
         "problems": problems,
-        "configurations": Configuration.objects.filter(
-            code_engine_project_id=project_id, code_engine_job_name=job_name
-        ),
+        "users": job_users(project_id=project_id, job_name=job_name),
         "runs": job.runs.order_by("-created_at")[:20],
         "sandbox": sandbox_status(),
     }
