@@ -36,6 +36,7 @@ JOB_LOG_DIR = DATA_DIR / "jobs"
 # service). The only part of the data directory that job runs can see.
 SM_EXTERNAL_DIR = DATA_DIR / "external"
 SM_SAMPLE_JOBS_DIR = BASE_DIR / "engines_app" / "sample_jobs"
+SM_TOKEN_SERVICE_DB = SM_EXTERNAL_DIR / "token-service" / "tokens.sqlite3"
 
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:

@@ -1,37 +1,34 @@
-"""Demo data for the embedded cloud: Code Engine jobs, IAM identities, configurations. Idempotent."""
+"""Demo data for the engines and what they need: the IAM engine, the provider job's identity and
+key, the custom credentials configurations, one custom credentials secret. Idempotent.
+
+The embedded cloud's own demo data (Code Engine project and sample jobs, service instances,
+identities) comes through the provider interfaces' seed methods.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 
 from console.identity import Actor
 from engines_app import services as engine_services
 from engines_app.models import ConfigType, Configuration
-from engines_app.providers.embedded.code_engine import services as ce
-from engines_app.providers.embedded.code_engine.models import Job, Project
-from engines_app.providers.embedded.iam import services as iam
-from engines_app.providers.embedded.iam.models import (
-    AccessGroup,
-    ApiKey,
-    Role,
-    ServiceAuthorization,
-    ServiceId,
-)
+from engines_app.providers.code_engine import get_code_engine
+from engines_app.providers.iam import get_iam
+from engines_app.providers.resource_controller import get_resource_controller
 from secrets_app import services as secret_services
 from secrets_app.models import Secret, SecretGroup, SecretType
 from secrets_app.services.custom_credentials import custom_credentials_secret_create
 from secrets_app.services.iam_credentials import iam_credentials_secret_create
 
-PROJECT = "credentials-providers"
 REGION = "us-south"
 PROVIDER_GROUP = "custom-credentials"
 JOB_SERVICE_ID = "credentials-provider-job"
 ENGINE_SERVICE_ID = "secrets-manager-iam-engine"
 JOB_KEY_SECRET = "credentials-provider-job-apikey"
-TOKEN_SERVICE_USERS = ["alice", "bob", "carol", "demo"]
+# The configurations, one per sample job of the embedded Code Engine.
+SAMPLE_JOB_NAMES = ("certificate-provider", "token-provider")
 # Access groups that IAM credentials secrets can generate their service IDs in.
 ACCESS_GROUPS = {
     "developers": "Developers: service IDs of development tooling and CI jobs",
@@ -39,98 +36,35 @@ ACCESS_GROUPS = {
 }
 
 
-@dataclass(frozen=True)
-class SampleJob:
-    name: str
-    script: str
-    env: dict[str, str]
-
-
-SAMPLE_JOBS = [
-    SampleJob(
-        name="certificate-provider",
-        script="certificate_provider.py",
-        env={
-            "SMIN_COMMON_NAME": "type:string, required:true",
-            "SMIN_EXPIRATION_DAYS": "type:integer, required:false",
-            "SMIN_KEY_ALGO": "type:enum[RSA|ECDSA], required:false",
-            "SMOUT_CERTIFICATE_BASE64": "type:string, required:true",
-            "SMOUT_PRIVATE_KEY_BASE64": "type:string, required:true",
-            # Keep finished runs for a day so that their logs can be read in the console.
-            "CE_REMOVE_COMPLETED_JOBS": "1d",
-        },
-    ),
-    SampleJob(
-        name="token-provider",
-        script="token_provider.py",
-        env={
-            "SMIN_USER_NAME": "type:string, required:true",
-            "SMIN_SCOPE": "type:enum[admin|user], required:false",
-            "SMIN_EXPIRES": "type:integer, required:false",
-            "SMOUT_TOKEN": "type:string, required:true",
-            "TOKEN_SERVICE_DB": "{external_dir}/token-service/tokens.sqlite3",
-            "CE_REMOVE_COMPLETED_JOBS": "1d",
-        },
-    ),
-]
-
-
 def token_service_path() -> str:
-    return str(settings.SM_EXTERNAL_DIR / "token-service" / "tokens.sqlite3")
+    """The sample token service's store, where tests look for the tokens the job made."""
+    return str(settings.SM_TOKEN_SERVICE_DB)
 
 
-def seed_code_engine(*, actor: Actor) -> Project:
-    project = Project.objects.filter(name=PROJECT, region=REGION).first() or ce.project_create(
-        actor=actor, name=PROJECT, region=REGION
-    )
-    for spec in SAMPLE_JOBS:
-        if not Job.objects.filter(project=project, name=spec.name).exists():
-            ce.job_create(
-                actor=actor,
-                project=project,
-                name=spec.name,
-                command=["{python}", "{base_dir}/engines_app/sample_jobs/" + spec.script],
-                env=spec.env,
-            )
-    from engines_app.sample_jobs import token_service
-
-    Path(token_service_path()).parent.mkdir(parents=True, exist_ok=True)
-    token_service.init_store(token_service_path(), users=TOKEN_SERVICE_USERS)
-    if not engine_services.code_engine_authorized(project.pk):
-        iam.authorization_create(
-            actor=actor,
-            source_service="secrets-manager",
-            target_service="codeengine",
-            target_resource=project.pk,
-            roles=list(engine_services.CE_AUTHORIZATION_ROLES),
-        )
-    return project
-
-
-def _service_id(actor: Actor, name: str, description: str) -> ServiceId:
-    return ServiceId.objects.filter(name=name).first() or iam.service_id_create(
-        actor=actor, name=name, description=description
-    )
+def seed_code_engine(*, actor: Actor) -> Any:
+    """The Code Engine project with the sample jobs (its `pk` is the project id)."""
+    return get_code_engine().seed_demo(actor=actor)
 
 
 def seed_iam_engine(*, actor: Actor) -> Configuration:
     existing = Configuration.objects.filter(config_type=ConfigType.IAM_CREDENTIALS).first()
     if existing:
         return existing
-    engine = _service_id(
-        actor, ENGINE_SERVICE_ID, "Lets Secrets Manager create service IDs and API keys."
+    iam = get_iam()
+    engine = iam.seed_service_id(
+        actor=actor,
+        name=ENGINE_SERVICE_ID,
+        description="Lets Secrets Manager create service IDs and API keys.",
     )
-    _, value = iam.api_key_create(actor=actor, name=f"{ENGINE_SERVICE_ID}-key", service_id=engine)
-    return engine_services.iam_configuration_create(actor=actor, api_key=value)
+    key = iam.create_api_key(
+        actor=actor, service_id=engine.id, name=f"{ENGINE_SERVICE_ID}-key", description=""
+    )
+    return engine_services.iam_configuration_create(actor=actor, api_key=key.value)
 
 
-def seed_access_groups(*, actor: Actor) -> list[AccessGroup]:
+def seed_access_groups(*, actor: Actor) -> list[Any]:
     """The access groups "developers" and "operators" (created once, kept as they are after)."""
-    return [
-        AccessGroup.objects.filter(name=name).first()
-        or iam.access_group_create(actor=actor, name=name, description=description)
-        for name, description in ACCESS_GROUPS.items()
-    ]
+    return get_iam().seed_access_groups(actor=actor, groups=ACCESS_GROUPS)
 
 
 def seed_provider_access(*, actor: Actor) -> Secret:
@@ -140,9 +74,12 @@ def seed_provider_access(*, actor: Actor) -> Secret:
         name=PROVIDER_GROUP,
         description="Custom credentials secrets made by the sample provider jobs",
     )
-    job_sid = _service_id(actor, JOB_SERVICE_ID, "Identity of the credentials provider jobs")
-    iam.policy_grant(
-        actor=actor, role=Role.SECRET_TASK_UPDATER, secret_group_id=group.pk, service_id=job_sid
+    iam = get_iam()
+    job_sid = iam.seed_service_id(
+        actor=actor, name=JOB_SERVICE_ID, description="Identity of the credentials provider jobs"
+    )
+    iam.grant(
+        actor=actor, role="SecretTaskUpdater", service_id=job_sid.id, secret_group_id=group.pk
     )
     secret = Secret.objects.filter(
         secret_type=SecretType.IAM_CREDENTIALS, name=JOB_KEY_SECRET
@@ -156,28 +93,28 @@ def seed_provider_access(*, actor: Actor) -> Secret:
         secret_group_id=group.pk,
         ttl="90d",
         reuse_api_key=True,
-        service_id=job_sid.pk,
+        service_id=job_sid.id,
         rotation={"auto_rotate": True, "interval": 30, "unit": "day"},
         labels=["custom-credentials", "jobs"],
     )
 
 
 def seed_configurations(
-    *, actor: Actor, project: Project, api_key_secret: Secret
+    *, actor: Actor, project: Any, api_key_secret: Secret
 ) -> list[Configuration]:
     configs = []
-    for spec in SAMPLE_JOBS:
+    for job_name in SAMPLE_JOB_NAMES:
         config = Configuration.objects.filter(
-            config_type=ConfigType.CUSTOM_CREDENTIALS, name=spec.name
+            config_type=ConfigType.CUSTOM_CREDENTIALS, name=job_name
         ).first()
         configs.append(
             config
             or engine_services.custom_configuration_create(
                 actor=actor,
-                name=spec.name,
+                name=job_name,
                 region=REGION,
                 project_id=project.pk,
-                job_name=spec.name,
+                job_name=job_name,
                 api_key_ref=str(api_key_secret.pk),
                 task_timeout="10m",
             )
@@ -207,15 +144,11 @@ def seed_embedded_cloud(*, actor: Actor) -> dict[str, int]:
     access_groups = seed_access_groups(actor=actor)
     key_secret = seed_provider_access(actor=actor)
     configs = seed_configurations(actor=actor, project=project, api_key_secret=key_secret)
-    from engines_app.providers.embedded.resource_controller.services import seed_service_instances
-
-    instances = seed_service_instances(actor=actor)
+    instances = get_resource_controller().seed_demo(actor=actor)
     made = seed_custom_secret(actor=actor)
     return {
         "configurations": len(configs),
         "service_instances": instances,
         "custom_secrets": int(made is not None),
         "access_groups": len(access_groups),
-        "api_keys": ApiKey.objects.count(),
-        "authorizations": ServiceAuthorization.objects.count(),
     }

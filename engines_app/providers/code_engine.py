@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from django.dispatch import Signal
 
@@ -94,6 +94,11 @@ class CodeEngineProvider(Protocol):
 
     def run_page_urls(self, run_names: list[str]) -> dict[str, str]:
         """Where the console shows each of these runs (with its logs), for the runs that exist."""
+        ...
+
+    def seed_demo(self, *, actor: Actor) -> Any:
+        """Demo data: a project with the sample provider jobs, authorized for Secrets Manager.
+        Idempotent. Returns the project (its `pk` is the project id)."""
         ...
 
     def record_run_report(self, *, project_id: str, run_name: str) -> None:

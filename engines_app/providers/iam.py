@@ -128,6 +128,22 @@ class IAMProvider(Protocol):
         """The service ID's own policies, e.g. "SecretTaskUpdater on custom-credentials"."""
         ...
 
+    # --- Demo data and grants ---
+
+    def seed_service_id(self, *, actor: Actor, name: str, description: str) -> ServiceIdInfo:
+        """The service ID with this name, created when missing (for demo data)."""
+        ...
+
+    def seed_access_groups(self, *, actor: Actor, groups: dict[str, str]) -> list[Any]:
+        """The named access groups, created when missing (for demo data)."""
+        ...
+
+    def grant(
+        self, *, actor: Actor, role: str, service_id: str, secret_group_id: str | None
+    ) -> None:
+        """Give a service ID a role on a secret group (or the instance); idempotent."""
+        ...
+
     # --- Service-to-service authorizations ---
 
     def ensure_authorization(

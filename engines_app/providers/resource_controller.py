@@ -108,6 +108,10 @@ class ResourceControllerProvider(Protocol):
         """
         ...
 
+    def seed_demo(self, *, actor: Actor) -> int:
+        """Demo service instances of every supported service; returns how many were new."""
+        ...
+
     def delete_resource_key(self, *, crn: str, actor: Actor) -> None:
         """Delete the key so that its credentials stop working. Deleting twice is not an error."""
         ...

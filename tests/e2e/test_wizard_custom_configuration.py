@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 
 from engines_app import seed
 from engines_app.models import ConfigType, Configuration
+from engines_app.providers.embedded import seed as embedded_seed
 from engines_app.providers.embedded.code_engine import services as ce
 from engines_app.providers.embedded.iam.models import ServiceAuthorization, ServiceId
 from secrets_app.models import Secret, SecretType
@@ -22,7 +23,7 @@ from tests.factories import create_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-TOKEN_JOB = next(job for job in seed.SAMPLE_JOBS if job.name == "token-provider")
+TOKEN_JOB = next(job for job in embedded_seed.SAMPLE_JOBS if job.name == "token-provider")
 
 
 @pytest.fixture

@@ -4,8 +4,9 @@ from django.urls import reverse
 
 from console.identity import Actor
 from engines_app.providers.code_engine import JobInfo
+from engines_app.providers.embedded import seed
 from engines_app.providers.embedded.code_engine import services
-from engines_app.providers.embedded.code_engine.models import Job, JobRun
+from engines_app.providers.embedded.code_engine.models import Job, JobRun, Project
 from engines_app.providers.embedded.code_engine.sandbox import sandbox_status
 from engines_app.regions import REGIONS
 
@@ -65,6 +66,9 @@ class EmbeddedCodeEngine:
     def run_page_urls(self, run_names: list[str]) -> dict[str, str]:
         runs = JobRun.objects.filter(name__in=run_names).values_list("name", "pk")
         return {name: reverse("cloud:ce-run", args=[pk]) for name, pk in runs}
+
+    def seed_demo(self, *, actor: Actor) -> Project:
+        return seed.seed_code_engine(actor=actor)
 
     def record_run_report(self, *, project_id: str, run_name: str) -> None:
         services.job_run_record_report(project_id=project_id, run_name=run_name)

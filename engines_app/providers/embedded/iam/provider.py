@@ -6,6 +6,7 @@ from typing import Any
 from django.conf import settings
 
 from console.identity import Actor
+from engines_app.providers.embedded import seed
 from engines_app.providers.embedded.iam import services
 from engines_app.providers.embedded.iam.models import AccessGroup, AccessPolicy, ServiceId
 from engines_app.providers.iam import (
@@ -143,6 +144,24 @@ class EmbeddedIAM:
             f"{p.role} on {p.secret_group.name if p.secret_group else 'the instance'}"
             for p in policies
         ]
+
+    # --- Demo data and grants ---
+
+    def seed_service_id(self, *, actor: Actor, name: str, description: str) -> ServiceIdInfo:
+        return self._info(seed.service_id_ensure(actor=actor, name=name, description=description))
+
+    def seed_access_groups(self, *, actor: Actor, groups: dict[str, str]) -> list[AccessGroup]:
+        return seed.access_groups_ensure(actor=actor, groups=groups)
+
+    def grant(
+        self, *, actor: Actor, role: str, service_id: str, secret_group_id: str | None
+    ) -> None:
+        services.policy_grant(
+            actor=actor,
+            role=role,
+            secret_group_id=secret_group_id,
+            service_id=services.service_id_get(service_id),
+        )
 
     # --- Authorizations ---
 

@@ -73,5 +73,8 @@ class EmbeddedResourceController:
             serviceid_crn=key.serviceid_crn,
         )
 
+    def seed_demo(self, *, actor: Actor) -> int:
+        return services.seed_service_instances(actor=actor)
+
     def delete_resource_key(self, *, crn: str, actor: Actor) -> None:
         services.resource_key_delete(actor=actor, crn=crn)
