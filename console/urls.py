@@ -24,7 +24,7 @@ urlpatterns = [
         include("engines_app.providers.embedded.resource_controller.urls"),
     ),
     path("cloud/", include("engines_app.providers.embedded.urls")),
-    path("engines/tests/", include("engines_app.config_test_urls")),
+    path("engines/tests/", include("secrets_app.config_test_urls")),
     path("engines/", include("engines_app.engine_urls")),
     path("wizards/<str:kind>/start/", wizard_views.wizard_start, name="wizard-start"),
     path(

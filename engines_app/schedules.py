@@ -15,8 +15,14 @@ class ScheduleSpec:
 
 
 SCHEDULES = [
-    # Fails tasks past their task_timeout and removes finished job runs past their retention.
+    # Fails tasks past their task_timeout.
     ScheduleSpec(name="secret-tasks-sweep", func="engines_app.tasks.sweep", minutes=1),
+    # Removes finished job runs past their retention; finishes runs whose supervisor vanished.
+    ScheduleSpec(
+        name="job-runs-cleanup",
+        func="engines_app.providers.embedded.code_engine.tasks.cleanup_job_runs",
+        minutes=1,
+    ),
     # Wizard drafts untouched for a day are removed.
     ScheduleSpec(
         name="wizard-drafts-cleanup", func="console.tasks.cleanup_wizard_drafts", minutes=60

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from engines_app.providers.embedded.code_engine.services import job_runs_cleanup
 from secrets_app.services.custom_credentials import secret_task_dispatch, secret_tasks_sweep
 
 
@@ -11,6 +10,4 @@ def secret_task_run(task_id: str) -> str:
 
 
 def sweep() -> str:
-    failed = secret_tasks_sweep()
-    runs = job_runs_cleanup()
-    return f"timed-out tasks failed: {failed}; job runs removed: {runs['removed']}, orphaned: {runs['orphaned']}"
+    return f"timed-out tasks failed: {secret_tasks_sweep()}"

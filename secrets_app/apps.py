@@ -9,12 +9,15 @@ class SecretsAppConfig(AppConfig):
 
     def ready(self) -> None:
         from console.wizards import register_wizards
+        from engines_app.panels import register_configuration_panel
         from engines_app.providers.code_engine import job_run_finished
         from engines_app.providers.resource_controller import register_key_visibility
         from secrets_app.permissions import visible_resource_key_crns
         from secrets_app.services.custom_credentials import on_job_run_finished
+        from secrets_app.views_config_tests import configuration_panel
         from secrets_app.wizards import WIZARDS
 
         job_run_finished.connect(on_job_run_finished, dispatch_uid="secrets-task-run-finished")
         register_wizards(*WIZARDS.values())
         register_key_visibility(visible_resource_key_crns)
+        register_configuration_panel(configuration_panel)

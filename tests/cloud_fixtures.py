@@ -20,9 +20,9 @@ from ibm_cloud_sdk_core.authenticators import IAMAuthenticator
 from ibm_secrets_manager_sdk.secrets_manager_v2 import SecretsManagerV2
 
 from console.identity import Actor
-from engines_app import seed
 from engines_app.providers.embedded.iam import services as iam
 from engines_app.providers.embedded.iam.models import ServiceId
+from secrets_app import seed
 from secrets_app.models import SecretGroup, SecretTask
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -26,31 +26,15 @@ from console import validation
 from console.errors import NotFoundError, ServiceError
 from console.http import AuthedRequest
 from console.identity import actor_for_user
-from engines_app import config_tests
 from engines_app import schema as schemas
 from engines_app import services as engine_services
-from engines_app.models import ConfigType, Configuration, ConfigurationTest
+from engines_app.models import ConfigType, Configuration
+from engines_app.panels import configuration_panel_context
+from engines_app.permissions import can_manage_engines, require_engines_manager
 from engines_app.providers.access import require_configuration_read
 from engines_app.providers.code_engine import get_code_engine
-from engines_app.providers.iam import get_iam
-from secrets_app.permissions import can_read_secret, principal_of
 
 TABS = ("iam", "custom")
-
-
-# ---------------------------------------------------------------------------------------------
-# Permissions
-
-
-def can_manage_engines(user: AbstractBaseUser | AnonymousUser) -> bool:
-    return get_iam().is_allowed(principal_of(user), "configuration.manage", secret_group_id=None)
-
-
-def require_engines_manager(user: AbstractBaseUser | AnonymousUser) -> None:
-    if not can_manage_engines(user):
-        raise PermissionDenied(
-            "You need the Manager role on this instance to change secrets engine configurations."
-        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,8 +254,6 @@ def get_configuration(name: str) -> Configuration:
 def detail_context(
     request: AuthedRequest, config: Configuration, **overrides: Any
 ) -> dict[str, Any]:
-    from engines_app.views.config_tests import ConfigTestForm
-
     # Every view that renders the page checks this first; checked here again for the views
     # that re-render it on an error, so none can show it to a stranger.
     require_configuration_read(request.user)
@@ -282,13 +264,6 @@ def detail_context(
         project_name, job_missing = job.project_name, False
     except NotFoundError:
         project_name, job_missing = "", True
-    readable = get_iam().group_ids_allowing(principal_of(request.user), "secret.metadata.read")
-    # The IAM credentials secret is named only to who may read its group.
-    key_secret = config.api_key_ref
-    key_secret_visible = key_secret is not None and can_read_secret(request.user, key_secret)
-    users = config.secrets.filter(probe=False).select_related("secret_group").order_by("name")
-    visible = users if readable is None else users.filter(secret_group_id__in=readable)
-    hidden_count = users.count() - visible.count()
     context: dict[str, Any] = {
         "config": config,
         "can_manage": can_manage_engines(request.user),
@@ -296,31 +271,13 @@ def detail_context(
         "job_missing": job_missing,
         "parameters": schema_rows(config.schema, "parameter"),
         "credentials": schema_rows(config.schema, "credential"),
-        "secrets": list(visible),
-        "hidden_secret_count": hidden_count,
         "timeout_form": TaskTimeoutForm(initial={"task_timeout": config.task_timeout}),
-        "test_form": ConfigTestForm(config=config, user=request.user),
-        "recent_tests": recent_tests(request, config),
-        "key_secret": key_secret if key_secret_visible else None,
-        "key_secret_hidden": key_secret is not None and not key_secret_visible,
-        "job_identity": config_tests.job_identity(config) if key_secret_visible else "",
         "delete_error": "",
+        # The secrets using it, its IAM credentials secret, and Test configuration.
+        **configuration_panel_context(request, config),
     }
     context.update(overrides)
     return context
-
-
-def recent_tests(request: AuthedRequest, config: Configuration) -> list[ConfigurationTest]:
-    """The last tests of a configuration that this user may open (see views.config_tests)."""
-    tests = config.tests.select_related("probe").order_by("-created_at")
-    if not can_manage_engines(request.user):
-        principal = principal_of(request.user)
-        groups = get_iam().group_ids_allowing(principal, "secret_task.read")
-        if groups is not None:
-            tests = tests.filter(
-                Q(created_by=principal.iam_id) | Q(probe__secret_group_id__in=groups)
-            )
-    return list(tests[:5])
 
 
 @never_cache

@@ -6,8 +6,8 @@ from typing import Any
 
 from console.errors import NotFoundError
 from console.wizards import Draft, WizardForm
+from engines_app.permissions import require_engines_manager
 from engines_app.providers.code_engine import JobInfo, get_code_engine
-from engines_app.views.engines import require_engines_manager
 
 # Where the Code Engine job step says the project lives.
 THIS_ACCOUNT, OTHER_ACCOUNT = "this", "other"

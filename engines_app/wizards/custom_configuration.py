@@ -25,10 +25,10 @@ from console.wizards import Draft, Step, Wizard, WizardForm
 from engines_app import schema as schemas
 from engines_app import services as engine_services
 from engines_app.models import ConfigType, Configuration
+from engines_app.permissions import require_engines_manager
 from engines_app.providers.code_engine import JobInfo, get_code_engine
 from engines_app.providers.iam import SECRETS_MANAGER_SERVICE, get_iam
 from engines_app.regions import REGIONS
-from engines_app.views.engines import require_engines_manager
 from engines_app.wizards.base import (
     OTHER_ACCOUNT,
     THIS_ACCOUNT,

@@ -239,7 +239,7 @@ def _fail(task_id: str, *, code: str, description: str, actor: Actor = JOB_ACTOR
         )
         if task.secret.probe:
             # A failed probe task ends its "Test configuration" run (engines_app.config_tests).
-            from engines_app.config_tests import probe_task_finished
+            from secrets_app.services.config_tests import probe_task_finished
 
             probe_task_finished(task=task)
     return bool(changed)
@@ -474,8 +474,12 @@ def secret_task_update(
         raise TaskStateError(
             f"Task {task.pk} creates credentials; it cannot report credentials_deleted."
         )
+    # Lock the secret's row only: its configuration is a nullable (outer) join, and PostgreSQL
+    # refuses FOR UPDATE on the nullable side of an outer join.
     secret = (
-        Secret.objects.select_for_update().select_related("configuration").get(pk=task.secret_id)
+        Secret.objects.select_for_update(of=("self",))
+        .select_related("configuration")
+        .get(pk=task.secret_id)
     )
     actor = principal.actor
     detail: dict[str, Any] = {"status": status}
@@ -565,7 +569,7 @@ def secret_task_update(
                 trigger=TaskTrigger.SECRET_VERSION_DATA_DELETION,
                 version=task.secret_version,
             )
-        from engines_app.config_tests import probe_task_finished
+        from secrets_app.services.config_tests import probe_task_finished
 
         probe_task_finished(task=task)
     return task

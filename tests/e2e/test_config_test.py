@@ -7,8 +7,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from engines_app import seed
 from engines_app.sample_jobs import token_service
+from secrets_app import seed
 from secrets_app.models import Secret
 from tests.e2e.conftest import login, screenshot
 from tests.factories import create_user

@@ -12,11 +12,11 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from engines_app import seed
 from engines_app.models import ConfigType, Configuration
 from engines_app.providers.embedded import seed as embedded_seed
 from engines_app.providers.embedded.code_engine import services as ce
 from engines_app.providers.embedded.iam.models import ServiceAuthorization, ServiceId
+from secrets_app import seed
 from secrets_app.models import Secret, SecretType
 from tests.e2e.conftest import login, screenshot, wait_for_htmx
 from tests.factories import create_user

@@ -12,9 +12,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from console.identity import Actor
-from engines_app import seed
 from engines_app.providers.embedded.iam import services as iam
 from engines_app.providers.embedded.iam.models import ApiKey, ServiceId
+from secrets_app import seed
 from secrets_app.models import Secret
 from secrets_app.wizards.iam_credentials import ROTATION_NEEDS_REUSE
 from tests.e2e.conftest import login, screenshot, wait_for_htmx

@@ -7,10 +7,10 @@ from django.test import Client
 from django.urls import reverse
 
 from console.identity import Actor
-from engines_app import seed
 from engines_app.providers.embedded.code_engine import services as ce
 from engines_app.providers.embedded.code_engine.models import Job, JobRun, RunStatus
 from engines_app.providers.embedded.iam.models import ApiKey, ServiceId
+from secrets_app import seed
 from tests.factories import create_user
 
 pytestmark = pytest.mark.django_db

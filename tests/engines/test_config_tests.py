@@ -9,12 +9,12 @@ from django.test import Client
 from django.urls import reverse
 
 from console.identity import Actor
-from engines_app import config_tests, seed
 from engines_app.models import ConfigTestStatus, ConfigurationTest
 from engines_app.providers.embedded.code_engine.models import JobRun
 from engines_app.providers.embedded.iam import services as iam
 from engines_app.providers.embedded.iam.models import ServiceId
 from engines_app.sample_jobs import token_service
+from secrets_app import seed
 from secrets_app.models import (
     Secret,
     SecretGroup,
@@ -24,6 +24,7 @@ from secrets_app.models import (
     TaskTrigger,
     TaskType,
 )
+from secrets_app.services import config_tests
 from secrets_app.services.custom_credentials import _fail, secret_task_update
 from tests.cloud_fixtures import wait_until
 from tests.factories import create_group, create_user, grant

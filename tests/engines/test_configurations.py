@@ -7,11 +7,11 @@ from django.core.exceptions import ValidationError
 
 from console.errors import ConflictError
 from console.identity import Actor
-from engines_app import seed
 from engines_app import services as engine_services
 from engines_app.models import Configuration
 from engines_app.providers.embedded.code_engine import services as ce
 from engines_app.providers.embedded.code_engine.models import Job
+from secrets_app import seed
 from secrets_app.models import Secret, SecretState, SecretTask
 from secrets_app.services.custom_credentials import custom_credentials_secret_create
 

@@ -9,11 +9,11 @@ from django.urls import reverse
 
 from console import crypto
 from console.identity import Actor
-from engines_app import seed
 from engines_app import services as engine_services
 from engines_app.models import ConfigTestStatus, ConfigType, Configuration, ConfigurationTest
 from engines_app.providers.embedded.iam import services as iam
 from engines_app.providers.embedded.iam.models import ServiceAuthorization, ServiceId
+from secrets_app import seed
 from secrets_app.models import Secret, SecretGroup, SecretState
 from secrets_app.services.custom_credentials import custom_credentials_secret_create
 from tests.factories import create_user, grant

@@ -7,10 +7,10 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from console.identity import Actor
-from engines_app import seed
 from engines_app.models import Configuration
 from engines_app.providers.embedded.iam import services as iam
 from engines_app.providers.embedded.iam.models import ApiKey, ServiceId
+from secrets_app import seed
 from secrets_app.services import secret_version_payload_read
 from secrets_app.services.iam_credentials import (
     EngineNotConfiguredError,

@@ -13,8 +13,8 @@ from django.test import Client
 from django_q.models import Task
 
 from console.models import AuditEvent
-from engines_app import seed
 from engines_app.providers.embedded.code_engine.models import JobRun
+from secrets_app import seed
 from secrets_app.models import Secret, SecretVersion
 from secrets_app.services import secret_version_payload_read
 from secrets_app.services.custom_credentials import custom_credentials_secret_create

@@ -19,13 +19,13 @@ from ibm_secrets_manager_sdk.secrets_manager_v2 import (
     SecretTaskPrototypeUpdateSecretTaskFailed,
 )
 
-from engines_app import seed
 from engines_app import services as engine_services
 from engines_app.models import Configuration
 from engines_app.providers.embedded.code_engine import services as ce
 from engines_app.providers.embedded.code_engine.models import JobRun, RunStatus
 from engines_app.providers.embedded.iam import services as iam
 from engines_app.sample_jobs import token_service
+from secrets_app import seed
 from secrets_app.models import Secret, SecretState, TaskStatus
 from secrets_app.services import secret_version_payload_read
 from secrets_app.services.custom_credentials import custom_credentials_secret_create

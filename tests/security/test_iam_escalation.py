@@ -14,9 +14,9 @@ from django.urls import reverse
 
 from console.errors import AccessDeniedError
 from console.identity import Actor, actor_for_user
-from engines_app import seed
 from engines_app.providers.embedded.iam import services as iam
 from engines_app.providers.embedded.iam.models import ApiKey, ServiceId
+from secrets_app import seed
 from secrets_app.models import SecretGroup
 from secrets_app.services.iam_credentials import iam_credentials_secret_create
 from tests.factories import create_user, grant

@@ -18,10 +18,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from console.identity import Actor
-from engines_app import seed
 from engines_app.providers.embedded.resource_controller import services as rc_services
 from engines_app.providers.embedded.resource_controller.models import ResourceKey, ServiceInstance
 from engines_app.providers.resource_controller import get_resource_controller
+from secrets_app import seed
 from secrets_app.models import Secret, SecretGroup
 from secrets_app.services.custom_credentials import custom_credentials_secret_create
 from secrets_app.services.service_credentials import (

@@ -11,11 +11,11 @@ from django.urls import reverse
 from console.errors import LimitExceededError
 from console.identity import Actor
 from console.models import WizardDraft
-from engines_app import seed
 from engines_app.models import ConfigType, Configuration
 from engines_app.providers.embedded.code_engine import services as ce
 from engines_app.providers.embedded.code_engine.models import Job
 from engines_app.providers.embedded.iam.models import ServiceAuthorization, ServiceId
+from secrets_app import seed
 from secrets_app.models import Secret, SecretGroup, SecretType
 from secrets_app.services import secret_version_payload_read
 from secrets_app.services.iam_credentials import iam_credentials_secret_create

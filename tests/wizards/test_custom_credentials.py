@@ -11,11 +11,11 @@ from django.urls import reverse
 
 from console.identity import Actor
 from console.models import WizardDraft
-from engines_app import seed
 from engines_app import services as engine_services
 from engines_app.providers.embedded.code_engine import services as ce
 from engines_app.providers.embedded.iam.models import ServiceId
 from engines_app.providers.embedded.iam.services import Principal
+from secrets_app import seed
 from secrets_app.models import Secret, SecretGroup, SecretState, SecretTask
 from secrets_app.services.custom_credentials import secret_task_update
 from tests.factories import create_group, create_secret, create_user, grant

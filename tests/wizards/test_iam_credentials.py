@@ -12,10 +12,10 @@ from django.urls import reverse
 
 from console.identity import Actor
 from console.models import WizardDraft
-from engines_app import seed
 from engines_app.models import ConfigType, Configuration
 from engines_app.providers.embedded.iam import services as iam
 from engines_app.providers.embedded.iam.models import AccessGroup, ApiKey, ServiceId
+from secrets_app import seed
 from secrets_app.models import Secret, SecretGroup
 from secrets_app.services import secret_version_payload_read
 from secrets_app.wizards.iam_credentials import ROTATION_NEEDS_REUSE

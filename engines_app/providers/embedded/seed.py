@@ -1,7 +1,7 @@
 """Demo data of the embedded cloud itself: the Code Engine project with the sample jobs, the
 token service's store, demo identities and access groups, and service instances. Idempotent.
 
-Reached through the provider interfaces' seed methods (engines_app/seed.py calls them); a real
+Reached through the provider interfaces' seed methods (secrets_app/seed.py calls them); a real
 IBM Cloud adapter seeds nothing.
 """
 

@@ -9,9 +9,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from console.identity import SYSTEM, Actor, actor_for_user
-from engines_app.seed import seed_embedded_cloud
 from secrets_app import services
 from secrets_app.models import Secret, SecretGroup, SecretType
+from secrets_app.seed import seed_embedded_cloud
 
 GROUPS = [
     ("payments", "Card processing and payout credentials"),

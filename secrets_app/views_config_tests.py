@@ -14,7 +14,8 @@ from django import forms
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import RegexValidator
-from django.http import Http404, HttpResponse
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -23,19 +24,21 @@ from django_htmx.http import HttpResponseStopPolling
 from console.errors import ServiceError
 from console.http import AuthedRequest
 from console.identity import actor_for_user
-from engines_app import config_tests
 from engines_app import schema as schemas
 from engines_app.models import Configuration, ConfigurationTest
+from engines_app.permissions import can_manage_engines
 from engines_app.providers.access import can_manage_code_engine
 from engines_app.providers.code_engine import get_code_engine
 from engines_app.providers.iam import get_iam
-from engines_app.views.engines import (
-    can_manage_engines,
-    detail_context,
-    get_configuration_for_user,
-)
+from engines_app.views.engines import detail_context, get_configuration_for_user
 from secrets_app.models import SecretGroup
-from secrets_app.permissions import principal_of, require_secret_create, writable_groups
+from secrets_app.permissions import (
+    can_read_secret,
+    principal_of,
+    require_secret_create,
+    writable_groups,
+)
+from secrets_app.services import config_tests
 
 PARAM_PREFIX = "param_"
 BOOLEAN_CHOICES = [("true", "true"), ("false", "false")]
@@ -151,6 +154,39 @@ def start(request: AuthedRequest, name: str) -> HttpResponse:
         detail_context(request, config, test_form=form),
         status=422,
     )
+
+
+def recent_tests(request: AuthedRequest, config: Configuration) -> list[ConfigurationTest]:
+    """The last tests of a configuration that this user may open (see _may_view)."""
+    tests = config.tests.select_related("probe").order_by("-created_at")
+    if not can_manage_engines(request.user):
+        principal = principal_of(request.user)
+        groups = get_iam().group_ids_allowing(principal, "secret_task.read")
+        if groups is not None:
+            tests = tests.filter(
+                Q(created_by=principal.iam_id) | Q(probe__secret_group_id__in=groups)
+            )
+    return list(tests[:5])
+
+
+def configuration_panel(request: HttpRequest, config: Configuration) -> dict[str, Any]:
+    """The secrets part of a configuration's page (registered with engines_app.panels): the
+    secrets that use it, its IAM credentials secret, and the Test configuration panel."""
+    readable = get_iam().group_ids_allowing(principal_of(request.user), "secret.metadata.read")
+    # The IAM credentials secret is named only to who may read its group.
+    key_secret = config.api_key_ref
+    key_secret_visible = key_secret is not None and can_read_secret(request.user, key_secret)
+    users = config.secrets.filter(probe=False).select_related("secret_group").order_by("name")
+    visible = users if readable is None else users.filter(secret_group_id__in=readable)
+    return {
+        "secrets": list(visible),
+        "hidden_secret_count": users.count() - visible.count(),
+        "test_form": ConfigTestForm(config=config, user=request.user),
+        "recent_tests": recent_tests(request, config),  # type: ignore[arg-type]  # a signed-in request
+        "key_secret": key_secret if key_secret_visible else None,
+        "key_secret_hidden": key_secret is not None and not key_secret_visible,
+        "job_identity": config_tests.job_identity(config) if key_secret_visible else "",
+    }
 
 
 def _may_view(user: AbstractBaseUser | AnonymousUser, test: ConfigurationTest) -> bool:

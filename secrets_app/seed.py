@@ -1,4 +1,4 @@
-"""Demo data for the engines and what they need: the IAM engine, the provider job's identity and
+"""Demo data for the console: the IAM engine, the provider job's identity and
 key, the custom credentials configurations, one custom credentials secret. Idempotent.
 
 The embedded cloud's own demo data (Code Engine project and sample jobs, service instances,
