@@ -5,7 +5,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware as _DjangoLoginRequired
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django_htmx.http import HttpResponseClientRedirect
 
 from console.api import error_response, internal_error_response, is_json_path
@@ -43,8 +43,10 @@ class LoginRequiredMiddleware(_DjangoLoginRequired):
     Without it an expired session would swap the login form into whatever region asked.
     """
 
-    def handle_no_permission(
-        self, request: HttpRequest, view_func: Callable[..., HttpResponse]
+    # django-stubs types this hook's result as HttpResponseRedirect, but Django only returns it
+    # as the response, so an htmx client redirect (not an HttpResponseRedirect) is fine.
+    def handle_no_permission(  # type: ignore[override]  # django-stubs: return type too narrow
+        self, request: HttpRequest, view_func: Callable[..., HttpResponseBase]
     ) -> HttpResponse:
         response = super().handle_no_permission(request, view_func)
         if getattr(request, "htmx", False):

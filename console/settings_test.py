@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from typing import cast
 
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
@@ -14,7 +15,7 @@ os.environ.setdefault("SM_ROOT_KEY", "dGVzdC1yb290LWtleS0wMTIzNDU2Nzg5YWJjZGVmMD
 from console.settings import *  # noqa: E402,F403
 from console.settings import DATA_DIR, DATABASES  # noqa: E402
 
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+if cast(str, DATABASES["default"]["ENGINE"]).endswith("sqlite3"):
     # A file, not :memory:, so that a qcluster subprocess and the canary scan can see it.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 

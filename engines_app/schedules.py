@@ -16,7 +16,7 @@ class ScheduleSpec:
 
 SCHEDULES = [
     # Fails tasks past their task_timeout.
-    ScheduleSpec(name="secret-tasks-sweep", func="engines_app.tasks.sweep", minutes=1),
+    ScheduleSpec(name="secret-tasks-sweep", func="secrets_app.tasks.sweep", minutes=1),
     # Removes finished job runs past their retention; finishes runs whose supervisor vanished.
     ScheduleSpec(
         name="job-runs-cleanup",

@@ -83,7 +83,8 @@ def parse_declaration(env_name: str, value: str) -> Declaration:
     required_text = attrs.get("required", "false")
     if required_text not in {"true", "false"}:
         raise _error(env_name, f"required must be true or false, not {required_text!r}.")
-    type_text, options = attrs["type"], ()
+    type_text = attrs["type"]
+    options: tuple[str, ...] = ()
     if enum := ENUM_RE.match(type_text):
         options = tuple(o.strip() for o in enum.group(1).split("|"))
         if len(options) < 2 or any(not o for o in options):
@@ -251,3 +252,12 @@ def env_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def inspect_declarations(env: dict[str, str]) -> tuple[dict[str, Any] | None, list[str]]:
+    """The schema a job's variables declare, or the problems that stop it (for the job's page;
+    registered with the Code Engine interface from AppConfig.ready)."""
+    try:
+        return derive_schema(env), []
+    except ValidationError as exc:
+        return None, list(exc.messages)

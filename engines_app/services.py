@@ -15,9 +15,9 @@ from console.errors import ConflictError, LimitExceededError, NotFoundError
 from console.identity import Actor
 from engines_app import schema as schemas
 from engines_app.models import ConfigTestStatus, ConfigType, Configuration
+from engines_app.ports import KeySecret, key_secret
 from engines_app.providers.code_engine import JobUser, get_code_engine
 from engines_app.providers.iam import SECRETS_MANAGER_SERVICE, get_iam
-from secrets_app.models import Secret, SecretType
 
 CE_AUTHORIZATION_ROLES = ("Viewer", "Writer")
 # "Authorize" on the IAM credentials tab: Secrets Manager → IAM Identity service, role Operator.
@@ -46,19 +46,19 @@ def iam_identity_authorized() -> bool:
     )
 
 
-def _api_key_ref(secret_id: str | None) -> Secret | None:
+def _api_key_ref(secret_id: str | None) -> KeySecret | None:
     if not secret_id:
         return None
     if not validation.UUID_RE.match(str(secret_id)):
         raise ValidationError(
             {"api_key_ref": "api_key_ref is the id (a UUID) of an IAM credentials secret."}
         )
-    secret = Secret.objects.filter(pk=secret_id).first()
-    if secret is None or secret.secret_type != SecretType.IAM_CREDENTIALS:
+    secret = key_secret(str(secret_id))
+    if secret is None:
         raise ValidationError(
             {"api_key_ref": f"There is no IAM credentials secret with id {secret_id}."}
         )
-    if not (secret.rotation or {}).get("auto_rotate"):
+    if not secret.auto_rotates:
         raise ValidationError(
             {
                 "api_key_ref": f"IAM credentials secret {secret.name} must have automatic rotation turned on."
@@ -134,7 +134,7 @@ def custom_configuration_create(
         code_engine_job_name=job_name,
         code_engine_region=region,
         code_engine_key_ref=key_ref_name,
-        api_key_ref=key_ref,
+        api_key_ref_id=key_ref.id if key_ref else None,
         task_timeout=timeout_text,
         task_timeout_seconds=timeout_seconds,
         schema=schema,

@@ -60,7 +60,9 @@ class SecretFilterForm(forms.Form):
 
     def __init__(self, *args: Any, groups: list[SecretGroup], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["group"].choices = [("", "Any group"), *((g.pk, g.name) for g in groups)]
+        group_field = self.fields["group"]
+        assert isinstance(group_field, forms.ChoiceField)
+        group_field.choices = [("", "Any group"), *((g.pk, g.name) for g in groups)]
 
     def clean_q(self) -> str:
         return str(self.cleaned_data.get("q") or "").strip()

@@ -49,10 +49,13 @@ def rewrap_all(*, keyring: crypto.Keyring, batch_size: int = 200) -> RewrapResul
                 break
             with transaction.atomic():
                 for row in batch:
+                    wrapped_key, ciphertext = row["sealed_wrapped_key"], row["sealed_ciphertext"]
+                    # A row with a key id holds both (SealedFields sets the three together).
+                    assert wrapped_key is not None and ciphertext is not None
                     sealed = crypto.Sealed(
                         key_id=row["sealed_key_id"],
-                        wrapped_key=bytes(row["sealed_wrapped_key"]),
-                        ciphertext=bytes(row["sealed_ciphertext"]),
+                        wrapped_key=bytes(wrapped_key),
+                        ciphertext=bytes(ciphertext),
                     )
                     fresh = crypto.rewrap(sealed, keyring=keyring)
                     changed = manager.filter(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.db.models import CharField, Count, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models.expressions import Combinable
 from django.db.models.functions import Cast, Replace
 
 from secrets_app.models import Secret, SecretGroup, SecretLabel
@@ -46,7 +47,8 @@ def secret_table(
         qs = qs.filter(secret_group_id__in=readable_group_ids)
     if search:
         label_hit = SecretLabel.objects.filter(secret=OuterRef("pk"), name__icontains=search)
-        matches = (
+        # Q | Exists is a Q at runtime, but django-stubs types it through Combinable.__ror__.
+        matches: Q | Combinable = (
             Q(name__icontains=search)
             | Q(description__icontains=search)
             | Q(secret_type__icontains=search)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -45,7 +46,7 @@ def secret_list(request: AuthedRequest) -> HttpResponse:
     if form.is_bound and not form.is_valid():
         status = 422
         secrets_qs = Secret.objects.none()
-        filters: dict[str, object] = {}
+        filters: dict[str, Any] = {}
     else:
         filters = form.cleaned_data if form.is_bound else {}
         secrets_qs = secret_table(

@@ -50,6 +50,20 @@ def job_users(*, project_id: str, job_name: str) -> list[JobUser]:
     return [user for find in _job_user_finders for user in find(project_id, job_name)]
 
 
+# What a job's SMIN_/SMOUT_ declarations amount to (the schema a configuration would derive,
+# or the problems that stop it): engines_app derives schemas and registers the inspector.
+JobInspector = Callable[[dict[str, str]], "tuple[dict[str, Any] | None, list[str]]"]
+_job_inspectors: list[JobInspector] = []
+
+
+def register_job_inspector(inspector: JobInspector) -> None:
+    _job_inspectors[:] = [inspector]
+
+
+def inspect_job(env: dict[str, str]) -> tuple[dict[str, Any] | None, list[str]]:
+    return _job_inspectors[0](env) if _job_inspectors else (None, [])
+
+
 @dataclass(frozen=True)
 class JobInfo:
     project_id: str

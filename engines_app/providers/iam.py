@@ -50,7 +50,7 @@ class AccessGroupInfo:
 
 @dataclass(frozen=True)
 class AuthorizationInfo:
-    pk: int
+    pk: str
     source_service: str
     target_service: str
     target_resource: str  # "" means every resource of the target service

@@ -22,13 +22,14 @@ import base64
 import datetime
 import ipaddress
 import re
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-if __package__:
+if TYPE_CHECKING or __package__:  # mypy checks the package form only
     from . import _protocol
 else:  # run as a script: the sample_jobs directory is sys.path[0]
     import _protocol

@@ -19,7 +19,9 @@ ERR10003 token store missing or unusable, ERR10004 delete without ``SM_CREDENTIA
 
 from __future__ import annotations
 
-if __package__:
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING or __package__:  # mypy checks the package form only
     from . import _protocol, token_service
 else:  # run as a script: the sample_jobs directory is sys.path[0]
     import _protocol

@@ -98,7 +98,8 @@ class SchemaPreview:
 
 
 def schema_preview(job: JobInfo) -> SchemaPreview:
-    parameters, credentials = [], []
+    parameters: list[Any] = []
+    credentials: list[Any] = []
     for env_name in sorted(job.env):
         if not env_name.startswith(("SMIN_", "SMOUT_")):
             continue
@@ -181,6 +182,7 @@ class JobForm(ManagerStepForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         other = (cleaned.get("location") or THIS_ACCOUNT) == OTHER_ACCOUNT
         project_id, job_name, job_field = self._picked()
         if other:
@@ -258,6 +260,7 @@ def authorize_applies(draft: Draft) -> bool:
 class AuthorizeForm(ManagerStepForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         project_id, _ = picked_job(self.draft)
         if not engine_services.code_engine_authorized(project_id):
             raise ValidationError(

@@ -217,8 +217,8 @@ def configuration_test_steps(test: ConfigurationTest) -> list[ConfigTestStep]:
     """Both steps with their live status: the probe's tasks while they exist, else the record."""
     tasks: dict[str, SecretTask] = {}
     if test.probe_id:
-        for task in SecretTask.objects.filter(secret_id=test.probe_id).order_by("creation_date"):
-            tasks.setdefault(task.type, task)
+        for found in SecretTask.objects.filter(secret_id=test.probe_id).order_by("creation_date"):
+            tasks.setdefault(found.type, found)
     steps = []
     for key, task_type, title, recorded in (
         ("create", TaskType.CREATE_CREDENTIALS, "Create credentials", test.create_status),

@@ -18,15 +18,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from console import validation
 from console.audit import audit_record
+from console.errors import NotFoundError, ServiceError
 from console.identity import Actor
 from engines_app import schema as schemas
 from engines_app.models import ConfigType, Configuration
 from engines_app.providers.code_engine import RunOutcome, get_code_engine
-from engines_app.providers.embedded.iam.services import Principal, authorize
-from engines_app.providers.iam import get_iam
-from secrets_app import validation
-from secrets_app.errors import NotFoundError, ServiceError
+from engines_app.providers.iam import Principal, get_iam
 from secrets_app.models import (
     DEFAULT_GROUP_ID,
     Secret,
@@ -125,7 +124,7 @@ def task_create(
         SecretTask.objects.filter(pk__in=old).delete()
     task_id = task.pk
     transaction.on_commit(
-        lambda: async_task("engines_app.tasks.secret_task_run", task_id, task_name=task_id)
+        lambda: async_task("secrets_app.tasks.secret_task_run", task_id, task_name=task_id)
     )
     return task
 
@@ -419,7 +418,7 @@ def _task_for(principal: Principal, secret_id: UUID | str, task_id: str, action:
         secret = Secret.objects.get(pk=secret_id)
     except (Secret.DoesNotExist, ValidationError, ValueError):
         raise NotFoundError(f"Secret {secret_id} does not exist.") from None
-    authorize(principal, action, secret_group_id=secret.secret_group_id)
+    get_iam().authorize(principal, action, secret_group_id=secret.secret_group_id)
     task = SecretTask.objects.select_for_update().filter(pk=task_id, secret=secret).first()
     if task is None:
         raise NotFoundError(f"Secret {secret_id} has no task {task_id}.")
@@ -605,7 +604,7 @@ def secret_tasks_for(*, principal: Principal, secret_id: UUID | str) -> list[Sec
         secret = Secret.objects.get(pk=secret_id)
     except (Secret.DoesNotExist, ValidationError, ValueError):
         raise NotFoundError(f"Secret {secret_id} does not exist.") from None
-    authorize(principal, "secret_task.read", secret_group_id=secret.secret_group_id)
+    get_iam().authorize(principal, "secret_task.read", secret_group_id=secret.secret_group_id)
     return list(secret.tasks.order_by("-creation_date", "-pk"))
 
 

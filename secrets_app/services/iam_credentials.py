@@ -14,6 +14,7 @@ from console.audit import audit_record
 from console.errors import ServiceError
 from console.identity import Actor
 from engines_app.models import ConfigType, Configuration
+from engines_app.ports import KeySecret
 from engines_app.providers.iam import get_iam
 from secrets_app.models import DEFAULT_GROUP_ID, Secret, SecretType
 from secrets_app.services.versions import common_secret_fields, secret_row_create, version_add
@@ -151,3 +152,21 @@ def iam_credentials_secret_create(
         object_name=name,
     )
     return secret
+
+
+def key_secret_lookup(secret_id: str) -> KeySecret | None:
+    """An IAM credentials secret as an engine configuration's api_key_ref sees it (registered
+    with engines_app.ports from AppConfig.ready)."""
+    secret = (
+        Secret.objects.select_related("secret_group")
+        .filter(pk=secret_id, secret_type=SecretType.IAM_CREDENTIALS)
+        .first()
+    )
+    if secret is None:
+        return None
+    return KeySecret(
+        id=str(secret.pk),
+        name=secret.name,
+        group_name=secret.secret_group.name,
+        auto_rotates=bool((secret.rotation or {}).get("auto_rotate")),
+    )

@@ -66,6 +66,7 @@ class ValueReviewForm(WizardForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean() returns cleaned_data
         upload: UploadedFile | None = cleaned.get("payload_file")
         value = cleaned.get("payload") or ""
         if upload is not None:

@@ -155,6 +155,7 @@ class DetailsForm(WizardForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean() returns cleaned_data
         self.uploaded_text: dict[str, str] = {}
         for field in ("custom_metadata", "version_custom_metadata"):
             try:
@@ -221,6 +222,7 @@ class LeaseRotationForm(WizardForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean() returns cleaned_data
         ttl_seconds = None
         try:
             ttl_seconds = validation.parse_ttl(

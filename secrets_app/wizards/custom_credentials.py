@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -98,6 +98,11 @@ def parameter_names(config: Configuration) -> list[tuple[str, bool]]:
 # Step 2: the configuration
 
 
+class ConfigurationChoice(TypedDict):
+    config: Configuration
+    parameters: list[tuple[str, bool]]
+
+
 class ConfigurationForm(WizardForm):
     # A CharField with a select widget: a configuration deleted since the page was shown gets
     # "no longer exists", not "not one of the choices".
@@ -109,7 +114,7 @@ class ConfigurationForm(WizardForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.configurations = [
+        self.configurations: list[ConfigurationChoice] = [
             {"config": c, "parameters": parameter_names(c)} for c in configurations()
         ]
         self.fields["configuration"].widget.choices = [
@@ -278,6 +283,7 @@ class ParametersForm(WizardForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean() returns cleaned_data
         if self.configuration is None:
             raise ValidationError(
                 f"The configuration {self.configuration_name!r} no longer exists. "
@@ -327,6 +333,7 @@ class ReviewForm(WizardForm):
         config = configurations().filter(name=(chosen or {}).get("configuration")).first()
         if not (details and config and parameters and lease):
             return {"review_incomplete": True}
+        assert chosen is not None  # config was looked up by chosen's name
         project = project_name(config)
         values: dict[str, Any] = parameters["parameters"]
         summary = [

@@ -108,6 +108,7 @@ class SourceAccountForm(WizardForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean() returns cleaned_data
         account_id = (cleaned.get("account_id") or "").strip()
         cleaned["account_id"] = None
         if cleaned.get("source") != SPECIFIC:
@@ -172,8 +173,10 @@ class AssignAccessForm(WizardForm):
             ("", "Select a service ID"),
             *((s.id, s.name) for s in self.service_ids),
         ]
-        self.access_groups = delegable_access_groups(self.user, get_iam().access_groups())
-        self.fields["access_groups"].choices = [(g.id, g.name) for g in self.access_groups]
+        self.assignable_groups = delegable_access_groups(self.user, get_iam().access_groups())
+        field = self.fields["access_groups"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = [(g.id, g.name) for g in self.assignable_groups]
 
     def clean_service_id_other(self) -> str:
         value = (self.cleaned_data.get("service_id_other") or "").strip()
@@ -205,6 +208,7 @@ class AssignAccessForm(WizardForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean() returns cleaned_data
         picked = cleaned.get("service_id") or ""
         typed = cleaned.get("service_id_other") or ""
         groups: list[str] = list(cleaned.get("access_groups") or [])

@@ -141,6 +141,7 @@ class InstanceForm(WizardForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean() returns cleaned_data
         service_key = cleaned.get("service") or ""
         selected = service_info(service_key) if service_key else None
         if service_key and selected is None:
@@ -245,6 +246,7 @@ class AuthorizeForm(WizardForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean() returns cleaned_data
         if self.instance is None:
             raise ValidationError("Choose a service instance first (step Service instance).")
         if instance_authorized(self.instance):
@@ -330,6 +332,7 @@ class CredentialsForm(WizardForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean() returns cleaned_data
         cleaned["serviceid_value"] = None
         if cleaned.get("serviceid_mode") == SERVICEID_EXISTING:
             listed = cleaned.get("serviceid") or ""

@@ -177,10 +177,11 @@ class Command(BaseCommand):
         web = subprocess.Popen(
             [sys.executable, MANAGE, "runserver", f"{host}:{port}", "--noreload"]
         )
-        cluster: _Cluster | None = _Cluster()
+        started = _Cluster()
+        cluster: _Cluster | None = started
         watchdog = _Watchdog(interval=heartbeat_interval, stale_after=stale_after)
         self.stdout.write(
-            f"Console: http://{host}:{port}/  (worker pid {cluster.proc.pid}; Ctrl-C stops both)"
+            f"Console: http://{host}:{port}/  (worker pid {started.proc.pid}; Ctrl-C stops both)"
         )
         self.stdout.flush()
         stopping = False

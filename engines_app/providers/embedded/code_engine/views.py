@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from console.http import AuthedRequest
-from engines_app import schema as schemas
 from engines_app.providers.access import require_code_engine_manager
-from engines_app.providers.code_engine import job_users
+from engines_app.providers.code_engine import inspect_job, job_users
 from engines_app.providers.embedded.code_engine.models import Job, JobRun, Project
 from engines_app.providers.embedded.code_engine.sandbox import sandbox_status
 from engines_app.providers.embedded.code_engine.services import job_env_names
@@ -36,11 +34,7 @@ def job_detail(request: AuthedRequest, project_id: str, job_name: str) -> HttpRe
     job = get_object_or_404(
         Job.objects.select_related("project"), project_id=project_id, name=job_name
     )
-    schema, problems = None, []
-    try:
-        schema = schemas.derive_schema({k: str(v) for k, v in job.env.items()})
-    except ValidationError as exc:
-        problems = exc.messages
+    schema, problems = inspect_job({k: str(v) for k, v in job.env.items()})
     context = {
         "job": job,
         "env": _shown_env(job),

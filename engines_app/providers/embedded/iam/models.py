@@ -118,7 +118,11 @@ class ApiKey(models.Model):
 
     @property
     def owner_iam_id(self) -> str:
-        return self.service_id.iam_id if self.service_id_id else str(self.user_id)
+        if self.service_id_id:
+            service_id = self.service_id
+            assert service_id is not None  # service_id_id is set
+            return service_id.iam_id
+        return str(self.user_id)
 
 
 class Role(models.TextChoices):

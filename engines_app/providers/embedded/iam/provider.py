@@ -182,7 +182,7 @@ class EmbeddedIAM:
             roles=list(roles),
         )
         return AuthorizationInfo(
-            pk=auth.pk,
+            pk=str(auth.pk),
             source_service=auth.source_service,
             target_service=auth.target_service,
             target_resource=auth.target_resource,

@@ -12,6 +12,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, cast
 
 import jwt
 from django.conf import settings
@@ -34,6 +35,9 @@ from engines_app.providers.embedded.iam.models import (
     ServiceId,
 )
 from engines_app.providers.iam import Principal
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 APIKEY_GRANT = "urn:ibm:params:oauth:grant-type:apikey"
 
@@ -90,8 +94,10 @@ def account_default() -> Account:
 
 def iam_user_for(user: AbstractBaseUser) -> IamUser:
     iam_id = iam_id_for_user(int(user.pk))
+    # IamUser.user points at AUTH_USER_MODEL, the class of every console user passed here.
+    auth_user = cast("User", user)
     iam_user, _ = IamUser.objects.get_or_create(
-        iam_id=iam_id, defaults={"user": user, "account": account_default()}
+        iam_id=iam_id, defaults={"user": auth_user, "account": account_default()}
     )
     return iam_user
 
