@@ -17,6 +17,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.utils.datastructures import MultiValueDict
 
 from console.models import WizardDraft
@@ -208,3 +209,22 @@ def wizard_for(kind: str) -> Wizard | None:
 
 def registered_wizards() -> dict[str, Wizard]:
     return dict(_REGISTRY)
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers for step forms
+
+
+def field_error(exc: ValidationError, field: str) -> ValidationError:
+    """The messages of a field-keyed ValidationError, for use in clean_<field>."""
+    return ValidationError(
+        exc.message_dict.get(field, exc.messages) if hasattr(exc, "error_dict") else exc.messages
+    )
+
+
+def cleaned_steps(draft: Draft, user: Any) -> dict[str, dict[str, Any]]:
+    """Every completed step's cleaned data, for a Review step's summary."""
+    wizard = wizard_for(draft.row.kind)
+    assert wizard is not None, draft.row.kind
+    cleaned, _ = revalidate(wizard, draft, user)
+    return cleaned

@@ -8,15 +8,12 @@ class EnginesAppConfig(AppConfig):
     verbose_name = "Secrets engines"
 
     def ready(self) -> None:
-        from console.wizards import register_wizards
         from engines_app.providers.code_engine import (
             register_job_inspector,
             register_job_user_finder,
         )
         from engines_app.schema import inspect_declarations
         from engines_app.services import configurations_using_job
-        from engines_app.wizards import WIZARDS
 
-        register_wizards(*WIZARDS.values())
         register_job_user_finder(configurations_using_job)
         register_job_inspector(inspect_declarations)

@@ -21,11 +21,12 @@ from django.urls import reverse
 from console import validation
 from console.errors import NotFoundError
 from console.identity import actor_for_user
-from console.wizards import Draft, Step, Wizard, WizardForm
+from console.wizards import Draft, Step, Wizard, WizardForm, cleaned_steps, field_error
 from engines_app import schema as schemas
 from engines_app import services as engine_services
 from engines_app.models import ConfigType, Configuration
 from engines_app.permissions import require_engines_manager
+from engines_app.ports import key_secret
 from engines_app.providers.code_engine import JobInfo, get_code_engine
 from engines_app.providers.iam import SECRETS_MANAGER_SERVICE, get_iam
 from engines_app.regions import REGIONS
@@ -37,9 +38,6 @@ from engines_app.wizards.base import (
     job_info,
     picked_job,
 )
-from engines_app.wizards.iam_step import IamCredentialsForm, create_iam_secret_action
-from secrets_app.models import Secret
-from secrets_app.wizards.common import cleaned_steps, field_error
 
 KIND = "custom_configuration"
 CE_ROLES = list(engine_services.CE_AUTHORIZATION_ROLES)
@@ -318,7 +316,8 @@ class ReviewForm(ManagerStepForm):
         name, job, creds = cleaned.get("name"), cleaned.get("job"), cleaned.get("iam")
         if not (name and job and creds):
             return {}
-        key_secret = Secret.objects.select_related("secret_group").get(pk=creds["api_key_ref"])
+        key = key_secret(creds["api_key_ref"])
+        key_name = key.name if key else creds["api_key_ref"]
         schema = job["schema"]
         parameters = [p["name"] for p in schema["parameters"]]
         credentials = [c["name"] for c in schema["credentials"]]
@@ -330,7 +329,7 @@ class ReviewForm(ManagerStepForm):
             ("Job", job["job_name"]),
             ("Parameters", ", ".join(parameters) or "none"),
             ("Credentials", ", ".join(credentials)),
-            ("IAM credentials secret", f"{key_secret.name} ({key_secret.pk})"),
+            ("IAM credentials secret", f"{key_name} ({creds['api_key_ref']})"),
             ("Task timeout", creds["task_timeout"]),
         ]
         effects = [
@@ -354,12 +353,12 @@ class ReviewForm(ManagerStepForm):
                 f"sm-access-… reference) on job {job['job_name']}."
             )
         effects.append(
-            f"Each run of the job will get the API key of {key_secret.name} as SM_ACCESS_APIKEY."
+            f"Each run of the job will get the API key of {key_name} as SM_ACCESS_APIKEY."
         )
         body = {
             "config_type": ConfigType.CUSTOM_CREDENTIALS.value,
             "name": name["name"],
-            "api_key_ref": str(key_secret.pk),
+            "api_key_ref": str(creds["api_key_ref"]),
             "code_engine": {
                 "job_name": job["job_name"],
                 "project_id": job["project_id"],
@@ -397,36 +396,34 @@ def finish(
     return reverse("engines:config-detail", args=[config.name])
 
 
-WIZARD = Wizard(
-    kind=KIND,
-    title="Add configuration",
-    steps=(
-        Step("name", "Configuration name", NameForm, "wizards/engines/name.html"),
-        Step(
-            "job",
-            "Code Engine job",
-            JobForm,
-            "wizards/engines/job.html",
-            actions={"show-schema": show_schema_action},
+def build_wizard(*, key_step: Step) -> Wizard:
+    """The Add configuration wizard around `key_step`, the step that picks (or creates in
+    context) the IAM credentials secret. That step is about secrets, so secrets_app supplies
+    it and registers the wizard; engines_app never imports secrets_app."""
+    return Wizard(
+        kind=KIND,
+        title="Add configuration",
+        steps=(
+            Step("name", "Configuration name", NameForm, "wizards/engines/name.html"),
+            Step(
+                "job",
+                "Code Engine job",
+                JobForm,
+                "wizards/engines/job.html",
+                actions={"show-schema": show_schema_action},
+            ),
+            Step(
+                "authorize",
+                "Authorize",
+                AuthorizeForm,
+                "wizards/engines/authorize.html",
+                applies=authorize_applies,
+                actions={"authorize": authorize_action},
+            ),
+            key_step,
+            Step("review", "Review", ReviewForm, "wizards/engines/review.html"),
         ),
-        Step(
-            "authorize",
-            "Authorize",
-            AuthorizeForm,
-            "wizards/engines/authorize.html",
-            applies=authorize_applies,
-            actions={"authorize": authorize_action},
-        ),
-        Step(
-            "iam",
-            "IAM credentials",
-            IamCredentialsForm,
-            "wizards/engines/iam.html",
-            actions={"create-iam-secret": create_iam_secret_action},
-        ),
-        Step("review", "Review", ReviewForm, "wizards/engines/review.html"),
-    ),
-    finish=finish,
-    cancel_url="/engines/?tab=custom",
-    submit_label="Add",
-)
+        finish=finish,
+        cancel_url="/engines/?tab=custom",
+        submit_label="Add",
+    )

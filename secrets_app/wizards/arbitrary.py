@@ -16,19 +16,17 @@ from django.core.files.uploadedfile import UploadedFile
 
 from console import validation
 from console.identity import actor_for_user
-from console.wizards import Draft, Step, Wizard, WizardForm
+from console.wizards import Draft, Step, Wizard, WizardForm, cleaned_steps, field_error
 from secrets_app import services
 from secrets_app.models import SecretType
 from secrets_app.permissions import require_secret_create
 from secrets_app.wizards.common import (
     DetailsForm,
     SecretTextarea,
-    cleaned_steps,
     create_group_action,
     details_api_body,
     details_kwargs,
     details_rows,
-    field_error,
     secret_url,
 )
 

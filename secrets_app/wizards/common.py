@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from console import validation
 from console.identity import actor_for_user
-from console.wizards import Draft, WizardForm, revalidate, wizard_for
+from console.wizards import WizardForm, field_error
 from secrets_app import services
 from secrets_app.models import Secret, SecretGroup, SecretType
 from secrets_app.permissions import can_manage_groups, writable_groups
@@ -22,13 +22,6 @@ from secrets_app.permissions import can_manage_groups, writable_groups
 METADATA_UPLOAD_MAX = (
     64 * 1024
 )  # bytes read from an uploaded file before parsing (the JSON limit is 10 KB)
-
-
-def field_error(exc: ValidationError, field: str) -> ValidationError:
-    """The messages of a field-keyed ValidationError, for use in clean_<field>."""
-    return ValidationError(
-        exc.message_dict.get(field, exc.messages) if hasattr(exc, "error_dict") else exc.messages
-    )
 
 
 def split_labels(text: str) -> list[str]:
@@ -313,14 +306,6 @@ def lease_rows(cleaned: dict[str, Any]) -> list[tuple[str, str]]:
             f"every {rotation['interval']} {rotation['unit']}(s)" if rotation else "off",
         ),
     ]
-
-
-def cleaned_steps(draft: Draft, user: Any) -> dict[str, dict[str, Any]]:
-    """Every completed step's cleaned data, for the Review step's summary."""
-    wizard = wizard_for(draft.row.kind)
-    assert wizard is not None, draft.row.kind
-    cleaned, _ = revalidate(wizard, draft, user)
-    return cleaned
 
 
 def secret_url(secret: Secret) -> str:

@@ -22,7 +22,7 @@ from django.forms.boundfield import BoundField
 
 from console.errors import ServiceError
 from console.identity import actor_for_user
-from console.wizards import Draft, Step, Wizard, WizardForm
+from console.wizards import Draft, Step, Wizard, WizardForm, cleaned_steps, field_error
 from engines_app import schema as schemas
 from engines_app.models import ConfigType, Configuration
 from engines_app.providers.code_engine import get_code_engine
@@ -36,12 +36,10 @@ from secrets_app.services.custom_credentials import (
 from secrets_app.wizards.common import (
     DetailsForm,
     LeaseRotationForm,
-    cleaned_steps,
     create_group_action,
     details_api_body,
     details_kwargs,
     details_rows,
-    field_error,
     lease_rows,
     secret_url,
 )

@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from console import validation
 from console.identity import actor_for_user
-from console.wizards import Draft, Step, Wizard, WizardForm
+from console.wizards import Draft, Step, Wizard, WizardForm, cleaned_steps, field_error
 from engines_app.models import ConfigType, Configuration
 from engines_app.providers.iam import ServiceIdInfo, get_iam
 from secrets_app.models import SecretType
@@ -30,12 +30,10 @@ from secrets_app.services.iam_credentials import api_key_name, iam_credentials_s
 from secrets_app.wizards.common import (
     DetailsForm,
     LeaseRotationForm,
-    cleaned_steps,
     create_group_action,
     details_api_body,
     details_kwargs,
     details_rows,
-    field_error,
     lease_rows,
     secret_url,
 )

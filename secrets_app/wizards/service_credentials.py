@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from console.identity import actor_for_user
-from console.wizards import Draft, Step, Wizard, WizardForm
+from console.wizards import Draft, Step, Wizard, WizardForm, cleaned_steps
 from engines_app.providers.iam import get_iam
 from engines_app.providers.resource_controller import (
     ServiceInfo,
@@ -40,7 +40,6 @@ from secrets_app.services.service_credentials import (
 from secrets_app.wizards.common import (
     DetailsForm,
     LeaseRotationForm,
-    cleaned_steps,
     create_group_action,
     details_api_body,
     details_kwargs,

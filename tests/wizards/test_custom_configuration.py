@@ -387,13 +387,13 @@ def test_in_context_creation_needs_writer_on_the_group(wizard, world, monkeypatc
     through_job(w, world)
     hidden = create_group(name="hidden-group")
     monkeypatch.setattr(
-        "engines_app.wizards.iam_step.writable_groups",
+        "secrets_app.wizards.configuration_key.writable_groups",
         lambda user: SecretGroup.objects.exclude(pk=hidden.pk),
     )
     page = text(w.get("iam"))
     assert "hidden-group" not in page
     monkeypatch.setattr(
-        "engines_app.wizards.iam_step.require_secret_create",
+        "secrets_app.wizards.configuration_key.require_secret_create",
         _refuse,
     )
     forged = w.post(

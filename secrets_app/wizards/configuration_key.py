@@ -1,5 +1,5 @@
-"""Add configuration → IAM credentials: pick an auto-rotating IAM credentials secret, or
-create one without leaving the wizard, and set the task timeout."""
+"""Add configuration → IAM credentials (the step secrets_app supplies): pick an auto-rotating
+IAM credentials secret, or create one without leaving the wizard, and set the task timeout."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from console import validation
 from console.identity import actor_for_user
-from console.wizards import WizardForm
+from console.wizards import Step, WizardForm, field_error
 from engines_app.models import ConfigType, Configuration
 from engines_app.providers.iam import ServiceIdInfo, get_iam
 from engines_app.wizards.base import (
@@ -23,7 +23,9 @@ from engines_app.wizards.base import (
 from secrets_app.models import Secret, SecretGroup, SecretType
 from secrets_app.permissions import principal_of, require_secret_create, writable_groups
 from secrets_app.services.iam_credentials import iam_credentials_secret_create
-from secrets_app.wizards.common import ROTATION_UNITS, field_error
+from secrets_app.wizards.common import (
+    ROTATION_UNITS,
+)
 
 # ---------------------------------------------------------------------------------------------
 # 4. IAM credentials
@@ -220,3 +222,13 @@ def create_iam_secret_action(form: WizardForm) -> dict[str, list[str]]:
     values = form.draft_values()
     values["api_key_ref"] = [str(secret.pk)]
     return values
+
+
+# The Add configuration wizard's IAM credentials step (engines_app.wizards.custom_configuration).
+KEY_STEP = Step(
+    "iam",
+    "IAM credentials",
+    IamCredentialsForm,
+    "wizards/engines/iam.html",
+    actions={"create-iam-secret": create_iam_secret_action},
+)
