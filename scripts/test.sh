@@ -12,6 +12,8 @@ bash scripts/system-packages.sh "${needs[@]}" || {
 bash scripts/bootstrap.sh
 export DJANGO_SETTINGS_MODULE=console.settings_test
 .venv/bin/ruff check .
+.venv/bin/lint-imports --no-cache   # the layers of DESIGN.md (contracts in pyproject.toml)
+.venv/bin/mypy .                    # django-stubs; settings in pyproject.toml
 .venv/bin/python manage.py check --fail-level WARNING
 .venv/bin/python manage.py makemigrations --check --dry-run >/dev/null \
   || { echo "Models and migrations differ: run manage.py makemigrations." >&2; exit 1; }
