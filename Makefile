@@ -1,10 +1,11 @@
 # The two commands a newcomer needs: `make run` and `make test`. See README.md.
-.PHONY: run test test-fast lint bench help
+.PHONY: run test test-fast test-postgres lint bench help
 
 help:
 	@echo "make run        serve the console with demo data and the worker (PORT, SM_DATA_DIR)"
 	@echo "make test       install what the tests need and run the whole suite, browser tests included"
 	@echo "make test-fast  the suite without browser tests"
+	@echo "make test-postgres  the whole suite on a throwaway PostgreSQL (scripts/pg-up.sh)"
 	@echo "make lint       ruff"
 
 run:
@@ -15,6 +16,11 @@ test:
 
 test-fast:
 	@bash scripts/test.sh -m "not e2e"
+
+# A private cluster on 127.0.0.1:5433 (PGPORT), installed and started by scripts/pg-up.sh; it keeps
+# running afterwards (stop it with `bash scripts/pg-up.sh stop`).
+test-postgres:
+	@url=$$(bash scripts/pg-up.sh) && DATABASE_URL=$$url bash scripts/test.sh
 
 lint:
 	@bash scripts/bootstrap.sh && .venv/bin/ruff check .

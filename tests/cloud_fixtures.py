@@ -5,12 +5,13 @@ Loaded for every test through `pytest_plugins` in tests/conftest.py.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,39 @@ def _supervisors_finish():
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     ce._supervisors.clear()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """On PostgreSQL, let the live server's request threads drop their database connections
+    before the test database is dropped: DROP DATABASE fails while any other session is connected
+    ("database ... is being accessed by other users"); SQLite just deletes the file.
+
+    Such a thread serves one kept-alive client socket and keeps its connection (CONN_MAX_AGE)
+    until that socket closes. An SDK client left in a garbage cycle (an ApiException's response
+    holds its connection pool, and requests' Session.close() does not close urllib3 2's pools)
+    keeps its socket open until the cycle is collected.
+    """
+    yield
+    if connection.vendor != "postgresql":
+        return
+    gc.collect()
+    with django_db_blocker.unblock():
+        wait_until(
+            lambda: _other_sessions() == 0,
+            timeout=10,
+            what="the other sessions on the test database to end",
+        )
+        connection.close()
+
+
+def _other_sessions() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return int(cursor.fetchone()[0])
 
 
 @pytest.fixture
