@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url
@@ -21,14 +18,15 @@ from django_htmx.http import push_url
 from console.errors import ServiceError
 from console.htmx import finish
 from console.http import AuthedRequest
-from console.models import WizardDraft
 from console.wizards import (
-    DRAFT_LIFETIME_HOURS,
     Draft,
     Step,
     Wizard,
     WizardForm,
     build_form,
+    draft_finish,
+    draft_load,
+    draft_start,
     first_incomplete,
     revalidate,
     wizard_for,
@@ -49,8 +47,7 @@ def step_url(wizard: Wizard, draft: Draft, step: Step) -> str:
 @require_POST
 def wizard_start(request: AuthedRequest, kind: str) -> HttpResponse:
     wizard = get_wizard(kind)
-    row = WizardDraft.objects.create(owner=request.user, kind=kind)
-    draft = Draft(row)
+    draft = draft_start(owner=request.user, wizard=wizard)
     return finish(request, step_url(wizard, draft, wizard.applicable(draft)[0]))
 
 
@@ -103,13 +100,10 @@ def render_step(
 
 def _load(request: AuthedRequest, kind: str, draft_id: UUID) -> tuple[Wizard, Draft]:
     wizard = get_wizard(kind)
-    fresh_since = timezone.now() - timedelta(hours=DRAFT_LIFETIME_HOURS)
-    row = WizardDraft.objects.filter(
-        pk=draft_id, kind=kind, owner=request.user, updated_at__gte=fresh_since
-    ).first()
-    if row is None:
+    draft = draft_load(owner=request.user, wizard=wizard, draft_id=draft_id)
+    if draft is None:
         raise Http404("This wizard draft does not exist or has expired. Start again.")
-    return wizard, Draft(row)
+    return wizard, draft
 
 
 @require_http_methods(["GET", "POST"])
@@ -164,16 +158,17 @@ def wizard_step(request: AuthedRequest, kind: str, draft_id: UUID, step: str) ->
         return render_step(request, wizard, draft, current, form, status=422)
     if following is None:
         return _finish(request, wizard, draft, current, form)
-    if current.on_valid is not None:
+    kept = form.draft_values()
+    if current.perform is not None:
         try:
-            current.on_valid(form)
+            kept = current.perform(form) or kept
         except ValidationError as exc:
             _add_errors(form, exc)
             return render_step(request, wizard, draft, current, form, status=422)
         except ServiceError as exc:
             form.add_error(None, exc.message)
             return render_step(request, wizard, draft, current, form, status=422)
-    draft.put(current.name, form.draft_values())
+    draft.put(current.name, kept)
     draft.save()
     # What comes next may depend on what was just entered (e.g. an authorization prompt).
     if current not in wizard.applicable(draft):
@@ -221,20 +216,16 @@ def _finish(
         )
         return finish(request, step_url(wizard, draft, failing))
     try:
-        with transaction.atomic():
-            # Claim the draft: of two submits, exactly one creates anything.
-            claimed = WizardDraft.objects.filter(pk=draft.id, finished_at__isnull=True).update(
-                finished_at=timezone.now()
-            )
-            if not claimed:
-                draft.row.refresh_from_db()
-                return finish(request, draft.row.result_url or wizard.cancel_url)
-            url = wizard.finish(request=request, draft=draft, cleaned=cleaned, form=form)
-            WizardDraft.objects.filter(pk=draft.id).update(result_url=url, data={})
+        url = draft_finish(
+            draft=draft,
+            create=lambda: wizard.finish(request=request, draft=draft, cleaned=cleaned, form=form),
+        )
     except ValidationError as exc:
         _add_errors(form, exc)
         return render_step(request, wizard, draft, current, form, status=422)
     except ServiceError as exc:
         form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         return render_step(request, wizard, draft, current, form, status=422)
+    if url is None:  # another submit of this draft finished it first
+        return finish(request, draft.row.result_url or wizard.cancel_url)
     return finish(request, url)

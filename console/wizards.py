@@ -13,11 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 from django import forms
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
 
 from console.models import WizardDraft
@@ -53,6 +57,10 @@ class WizardForm(forms.Form):
         return keep
 
 
+StepAction = Callable[["WizardForm"], dict[str, list[str]]]
+StepPerform = Callable[["WizardForm"], dict[str, list[str]] | None]
+
+
 @dataclass(frozen=True)
 class Step:
     name: str
@@ -60,16 +68,16 @@ class Step:
     form_class: type[WizardForm]
     template: str
     applies: Callable[[Draft], bool] = field(default=lambda draft: True)
-    # In-context actions on this step (e.g. "create-group"): the handler does its work and
-    # returns updated raw values for the step, or raises ValidationError for the form.
-    actions: Mapping[str, Callable[[WizardForm], dict[str, list[str]]]] = field(
-        default_factory=dict
-    )
+    # In-context helpers that edit this step without leaving it (Create group, Show schema,
+    # Update): a button posting `wizard_action=<name>`, whose handler returns the step's new raw
+    # values, or raises ValidationError/ServiceError for the form. The step stays on screen.
+    actions: Mapping[str, StepAction] = field(default_factory=dict)
     # The main button's label; "Next" (or the wizard's submit label on the last step) when empty.
     submit_label: str = ""
-    # Runs after the step's form is valid, before its values are kept: for a step whose button
-    # does something (Authorize). It may raise ValidationError or ServiceError; forms stay pure.
-    on_valid: Callable[[WizardForm], None] | None = None
+    # What the main button does, for a step whose button acts (Authorize): it runs once the
+    # step's form is valid, and returns the raw values to keep for the step (None: the form's).
+    # It may raise ValidationError or ServiceError. Forms stay pure: the doing lives here.
+    perform: StepPerform | None = None
 
 
 @dataclass(frozen=True)
@@ -178,12 +186,45 @@ def revalidate(
 DRAFT_LIFETIME_HOURS = 24
 
 
+# ---------------------------------------------------------------------------------------------
+# A draft's life: start, load, claim (exactly once), finish. The views only call these.
+
+
+def draft_start(*, owner: User, wizard: Wizard) -> Draft:
+    return Draft(WizardDraft.objects.create(owner=owner, kind=wizard.kind))
+
+
+def draft_load(*, owner: User, wizard: Wizard, draft_id: UUID) -> Draft | None:
+    """The owner's draft of this wizard, unless it expired (untouched for a day)."""
+    fresh_since = timezone.now() - timedelta(hours=DRAFT_LIFETIME_HOURS)
+    row = WizardDraft.objects.filter(
+        pk=draft_id, kind=wizard.kind, owner=owner, updated_at__gte=fresh_since
+    ).first()
+    return Draft(row) if row is not None else None
+
+
+def draft_finish(*, draft: Draft, create: Callable[[], str]) -> str | None:
+    """Claim the draft and run `create` (the wizard's finish) in one transaction.
+
+    Of two submits of the same draft, exactly one creates anything: the other gets None and the
+    draft's result URL is then on `draft.row`. On success the draft forgets every entered value
+    and keeps only the URL of what was created. An exception from `create` rolls the claim back,
+    so the user can correct the step and submit again.
+    """
+    with transaction.atomic():
+        claimed = WizardDraft.objects.filter(pk=draft.id, finished_at__isnull=True).update(
+            finished_at=timezone.now()
+        )
+        if not claimed:
+            draft.row.refresh_from_db()
+            return None
+        url = create()
+        WizardDraft.objects.filter(pk=draft.id).update(result_url=url, data={})
+    return url
+
+
 def drafts_cleanup() -> int:
     """Delete drafts untouched for a day (finished ones included: they hold only a result URL)."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     cutoff = timezone.now() - timedelta(hours=DRAFT_LIFETIME_HOURS)
     deleted, _ = WizardDraft.objects.filter(updated_at__lt=cutoff).delete()
     return deleted

@@ -255,12 +255,17 @@ def authorize_applies(draft: Draft) -> bool:
     return not engine_services.code_engine_authorized(project_id)
 
 
+# What the Authorize button confirms (a hidden field of the step): the roles it grants.
+AUTHORIZE_CONFIRMATION = " and ".join(CE_ROLES)
+
+
 class AuthorizeForm(ManagerStepForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         assert cleaned is not None  # Form.clean returns cleaned_data
         project_id, _ = picked_job(self.draft)
-        if not engine_services.code_engine_authorized(project_id):
+        confirmed = self.data.get("authorize") == AUTHORIZE_CONFIRMATION
+        if not confirmed and not engine_services.code_engine_authorized(project_id):
             raise ValidationError(
                 "Secrets Manager is not authorized to use this Code Engine project yet: click Authorize."
             )
@@ -274,16 +279,18 @@ class AuthorizeForm(ManagerStepForm):
         project_id, job_name = picked_job(self.draft)
         job = job_info(project_id, job_name)
         return {
+            "confirmation": AUTHORIZE_CONFIRMATION,
             "grant": {
                 "source": "Secrets Manager",
                 "target": f"Code Engine project {job.project_name if job else '?'} ({project_id})",
-                "roles": " and ".join(CE_ROLES),
+                "roles": AUTHORIZE_CONFIRMATION,
             },
         }
 
 
-def authorize_action(form: WizardForm) -> dict[str, list[str]]:
-    """Create the authorization Secrets Manager → Code Engine project (Viewer, Writer).
+def authorize(form: WizardForm) -> dict[str, list[str]]:
+    """The Authorize button: create the authorization Secrets Manager → Code Engine project
+    (Viewer, Writer), unless it exists.
 
     The step then no longer applies, so the wizard goes on to the next step. What was granted
     stays in the draft for the Review step.
@@ -418,7 +425,8 @@ def build_wizard(*, key_step: Step) -> Wizard:
                 AuthorizeForm,
                 "wizards/engines/authorize.html",
                 applies=authorize_applies,
-                actions={"authorize": authorize_action},
+                submit_label="Authorize",
+                perform=authorize,
             ),
             key_step,
             Step("review", "Review", ReviewForm, "wizards/engines/review.html"),

@@ -471,7 +471,7 @@ WIZARD = Wizard(
             "wizards/secrets/service_authorize.html",
             applies=authorization_missing,
             submit_label="Authorize",
-            on_valid=grant_authorization,
+            perform=grant_authorization,
         ),
         Step(
             "credentials",

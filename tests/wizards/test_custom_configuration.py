@@ -25,6 +25,8 @@ from tests.wizards.conftest import WizardDriver
 pytestmark = pytest.mark.django_db
 ADMIN = Actor(iam_id="IBMid-0000000999", name="admin", system=True)
 KIND = "custom_configuration"
+# The Authorize button: the step posts the roles it confirms (a hidden field).
+AUTHORIZE = {"authorize": "Viewer and Writer"}
 TOKEN_ENV = {
     "SMIN_USER_NAME": "type:string, required:true",
     "SMOUT_TOKEN": "type:string, required:true",
@@ -121,7 +123,7 @@ def test_skip_ahead_redirects_to_the_first_incomplete_step(wizard, world):
     w.post("name", {"name": "tokens"})
     assert w.get("iam")["Location"] == w.url("job")
     assert w.get("authorize")["Location"] == w.url("job")
-    assert w.post("authorize", {"wizard_action": "authorize"})["Location"] == w.url("job")
+    assert w.post("authorize", AUTHORIZE)["Location"] == w.url("job")
     # The authorize step does not apply before a project is chosen that lacks the authorization;
     # asking for it goes to the first open step.
     assert w.get("review")["Location"] == w.url("job")
@@ -268,12 +270,12 @@ def test_authorize_step_previews_and_creates_the_authorization(wizard, world):
     not_yet = w.post("authorize", {})
     assert not_yet.status_code == 422 and "click Authorize" in text(not_yet)
     # Authorize creates the authorization, then the wizard resumes at the next step.
-    done = w.post("authorize", {"wizard_action": "authorize"})
+    done = w.post("authorize", AUTHORIZE)
     assert done.status_code == 302 and done["Location"] == w.url("iam")
     auth = ServiceAuthorization.objects.get(target_service="codeengine", target_resource=fresh.pk)
     assert auth.source_service == "secrets-manager" and auth.roles == ["Viewer", "Writer"]
     # A second click (a stale page) creates nothing more.
-    again = w.post("authorize", {"wizard_action": "authorize"})
+    again = w.post("authorize", AUTHORIZE)
     assert again["Location"] == w.url("iam")
     assert ServiceAuthorization.objects.filter(target_resource=fresh.pk).count() == 1
     iam_page = text(w.get("iam"))
@@ -283,7 +285,7 @@ def test_authorize_step_previews_and_creates_the_authorization(wizard, world):
 def test_authorize_with_htmx_continues_to_the_next_step(wizard, world):
     w = wizard(KIND, htmx=True)
     through_job(w, world, fresh=True)
-    response = w.post("authorize", {"wizard_action": "authorize"})
+    response = w.post("authorize", AUTHORIZE)
     assert response.status_code == 200 and response["HX-Push-Url"] == w.url("iam")
     assert 'data-step="iam"' in response.content.decode()
 
@@ -292,7 +294,7 @@ def test_authorize_explains_a_job_that_disappeared(wizard, world):
     w = wizard(KIND)
     through_job(w, world, fresh=True)
     Job.objects.filter(name="fresh-job").delete()
-    response = w.post("authorize", {"wizard_action": "authorize"})
+    response = w.post("authorize", AUTHORIZE)
     assert response.status_code == 422 and "has no job named 'fresh-job'" in text(response)
     assert not ServiceAuthorization.objects.filter(target_resource=world["fresh"].pk).exists()
 
@@ -429,7 +431,7 @@ def test_in_context_creation_explains_a_missing_iam_engine(wizard, world):
 def complete(w: WizardDriver, world, *, fresh: bool = False) -> None:
     through_job(w, world, fresh=fresh)
     if fresh:
-        w.post("authorize", {"wizard_action": "authorize"})
+        w.post("authorize", AUTHORIZE)
     assert w.post("iam", iam_step(world))["Location" if not w.headers else "HX-Push-Url"] == w.url(
         "review"
     )
