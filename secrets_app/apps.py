@@ -14,12 +14,15 @@ class SecretsAppConfig(AppConfig):
         from engines_app.providers.code_engine import job_run_finished
         from engines_app.providers.resource_controller import register_key_visibility
         from secrets_app.permissions import visible_resource_key_crns
+        from secrets_app.services.config_tests import on_secret_task_finished
         from secrets_app.services.custom_credentials import on_job_run_finished
         from secrets_app.services.iam_credentials import key_secret_lookup
+        from secrets_app.signals import secret_task_finished
         from secrets_app.views_config_tests import configuration_panel
         from secrets_app.wizards import WIZARDS
 
         job_run_finished.connect(on_job_run_finished, dispatch_uid="secrets-task-run-finished")
+        secret_task_finished.connect(on_secret_task_finished, dispatch_uid="config-test-probe")
         register_wizards(*WIZARDS.values())
         register_key_visibility(visible_resource_key_crns)
         register_configuration_panel(configuration_panel)

@@ -7,6 +7,7 @@ material, and every payload read is audited.
 
 from __future__ import annotations
 
+from secrets_app.services.arbitrary import arbitrary_secret_create, arbitrary_secret_rotate
 from secrets_app.services.groups import (
     default_group_ensure,
     group_create,
@@ -14,12 +15,7 @@ from secrets_app.services.groups import (
     group_get,
     group_update,
 )
-from secrets_app.services.versions import (
-    Payload,
-    arbitrary_secret_create,
-    arbitrary_secret_rotate,
-    secret_version_payload_read,
-)
+from secrets_app.services.versions import Payload, secret_version_payload_read
 
 __all__ = [
     "Payload",

@@ -2,10 +2,11 @@
 
 `configuration_test_start` creates a probe custom credentials secret (hidden from the secrets
 table) whose create_credentials task runs the job. When the job reports credentials_created,
-`secret_task_update` queues a delete_credentials task for the new version (the same job, with
-SM_CREDENTIALS_ID and SM_SECRET_VERSION_ID set). `probe_task_finished`, called by
-secret_task_update and by the task runner's failure path, moves the test on: credentials_deleted
-makes it succeed, any failure makes it fail with the provider's error. Either way the probe ends
+`on_secret_task_finished` (a receiver of `secrets_app.signals.secret_task_finished`, which the
+task state machine sends for every task that ends) queues a delete_credentials task for the new
+version (the same job, with SM_CREDENTIALS_ID and SM_SECRET_VERSION_ID set), and
+`probe_task_finished` moves the test on: credentials_deleted makes it succeed, any failure makes
+it fail with the provider's error. Either way the probe ends
 destroyed and keeps no secret data.
 """
 
@@ -35,8 +36,10 @@ from secrets_app.models import (
     SecretType,
     SecretVersion,
     TaskStatus,
+    TaskTrigger,
     TaskType,
 )
+from secrets_app.services.custom_credentials import custom_credentials_secret_create, task_create
 
 PROBE_PREFIX = "config-test-"
 SKIPPED = "skipped"
@@ -72,8 +75,6 @@ def configuration_test_start(
     secret_group_id: str,
 ) -> ConfigurationTest:
     """Create the probe secret (its create task is dispatched on commit) and the test record."""
-    from secrets_app.services.custom_credentials import custom_credentials_secret_create
-
     config = engine_services.configuration_get(
         name=configuration_name, config_type=ConfigType.CUSTOM_CREDENTIALS
     )
@@ -126,6 +127,23 @@ def _first_error(task: SecretTask) -> tuple[str, str]:
     if not errors:
         return "", ""
     return str(errors[0].get("code", "")), str(errors[0].get("description", ""))
+
+
+def on_secret_task_finished(*, task: SecretTask, actor: Actor, **_: Any) -> None:
+    """A probe's task ended: once its credentials exist, delete them again through the same
+    job (task_create queues it on commit); a deleted or failed probe task ends the test."""
+    secret = task.secret
+    if not secret.probe:
+        return
+    if task.status == TaskStatus.CREDENTIALS_CREATED:
+        task_create(
+            actor=actor,
+            secret=secret,
+            task_type=TaskType.DELETE_CREDENTIALS,
+            trigger=TaskTrigger.SECRET_VERSION_DATA_DELETION,
+            version=task.secret_version,
+        )
+    probe_task_finished(task=task)
 
 
 @transaction.atomic

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import Any, Unpack
 from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from console import validation
 from console.audit import audit_record
@@ -27,7 +28,6 @@ from engines_app.models import ConfigType, Configuration
 from engines_app.providers.code_engine import RunOutcome, get_code_engine
 from engines_app.providers.iam import Principal, get_iam
 from secrets_app.models import (
-    DEFAULT_GROUP_ID,
     Secret,
     SecretState,
     SecretTask,
@@ -38,8 +38,10 @@ from secrets_app.models import (
     TaskType,
     VersionAlias,
 )
+from secrets_app.services.creation import SecretDetails, SecretPlan, secret_create
 from secrets_app.services.iam_credentials import next_rotation
-from secrets_app.services.versions import common_secret_fields, secret_row_create, version_add
+from secrets_app.services.versions import secret_version_payload_read, version_add
+from secrets_app.signals import secret_task_finished
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +97,6 @@ def task_create(
     retry_of: SecretTask | None = None,
 ) -> SecretTask:
     """Queue a task (caller holds a transaction); it is dispatched once the transaction commits."""
-    from django_q.tasks import async_task
-
     task = SecretTask.objects.create(
         secret=secret,
         type=task_type,
@@ -129,88 +129,79 @@ def task_create(
     return task
 
 
-@transaction.atomic
 def custom_credentials_secret_create(
     *,
     actor: Actor,
-    name: str,
     configuration: str,
     parameters: dict[str, Any] | None = None,
-    secret_group_id: str = DEFAULT_GROUP_ID,
-    description: str = "",
-    labels: list[str] | None = None,
-    custom_metadata: dict[str, Any] | None = None,
-    version_custom_metadata: dict[str, Any] | None = None,
     ttl: str | None = None,
     rotation: dict[str, Any] | None = None,
     probe: bool = False,
+    **details: Unpack[SecretDetails],
 ) -> Secret:
     """Create the secret in pre_activation and queue its create_credentials task.
 
     `probe` marks the throwaway secret of a "Test configuration" run (hidden from the table).
     """
-    errors: dict[str, list[ValidationError]] = {}
-    group = config = None
-    params: dict[str, Any] = {}
-    ttl_seconds = policy = None
-    cleaned: dict[str, Any] = {}
-    try:
-        group, cleaned = common_secret_fields(
-            name=name,
-            secret_type=SecretType.CUSTOM_CREDENTIALS,
-            secret_group_id=secret_group_id,
-            description=description,
-            labels=labels,
-            custom_metadata=custom_metadata,
-            version_custom_metadata=version_custom_metadata,
+
+    def check() -> tuple[Configuration, dict[str, Any], int | None, dict[str, Any] | None]:
+        errors: dict[str, list[ValidationError]] = {}
+        config: Configuration | None = None
+        params: dict[str, Any] = {}
+        ttl_seconds = policy = None
+        try:
+            config = configuration_get(configuration)
+            params = schemas.validate_against(
+                config.schema, parameters or {}, kind="parameter", field="parameters"
+            )
+        except ValidationError as exc:
+            exc.update_error_dict(errors)
+        try:
+            ttl_seconds = validation.parse_ttl(ttl, secret_type=SecretType.CUSTOM_CREDENTIALS)
+            policy = validation.validate_rotation(
+                rotation, secret_type=SecretType.CUSTOM_CREDENTIALS, ttl_seconds=ttl_seconds
+            )
+        except ValidationError as exc:
+            exc.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
+        assert config is not None
+        return config, params, ttl_seconds, policy
+
+    def provision(
+        checked: tuple[Configuration, dict[str, Any], int | None, dict[str, Any] | None],
+    ) -> SecretPlan:
+        config, params, ttl_seconds, policy = checked
+
+        def queue_create_task(secret: Secret, cleaned: dict[str, Any]) -> None:
+            task_create(
+                actor=actor,
+                secret=secret,
+                task_type=TaskType.CREATE_CREDENTIALS,
+                trigger=TaskTrigger.SECRET_CREATION,
+                version_custom_metadata=cleaned["version_custom_metadata"],
+            )
+
+        return SecretPlan(
+            columns={
+                "state_reason": "Waiting for the credentials provider job to create the credentials.",
+                "ttl_seconds": ttl_seconds,
+                "rotation": policy,
+                "configuration": config,
+                "parameters": params,
+                "probe": probe,
+            },
+            state=SecretState.PRE_ACTIVATION,
+            then=queue_create_task,
         )
-    except ValidationError as exc:
-        errors.update(exc.error_dict)
-    try:
-        config = configuration_get(configuration)
-        params = schemas.validate_against(
-            config.schema, parameters or {}, kind="parameter", field="parameters"
-        )
-    except ValidationError as exc:
-        errors.update(exc.error_dict)
-    try:
-        ttl_seconds = validation.parse_ttl(ttl, secret_type=SecretType.CUSTOM_CREDENTIALS)
-        policy = validation.validate_rotation(
-            rotation, secret_type=SecretType.CUSTOM_CREDENTIALS, ttl_seconds=ttl_seconds
-        )
-    except ValidationError as exc:
-        errors.update(exc.error_dict)
-    if errors:
-        raise ValidationError(errors)
-    assert group is not None and config is not None
-    secret = secret_row_create(
+
+    return secret_create(
         actor=actor,
         secret_type=SecretType.CUSTOM_CREDENTIALS,
-        group=group,
-        cleaned=cleaned,
-        state=SecretState.PRE_ACTIVATION,
-        state_reason="Waiting for the credentials provider job to create the credentials.",
-        ttl_seconds=ttl_seconds,
-        rotation=policy,
-        configuration=config,
-        parameters=params,
-        probe=probe,
+        check=check,
+        provision=provision,
+        **details,
     )
-    task_create(
-        actor=actor,
-        secret=secret,
-        task_type=TaskType.CREATE_CREDENTIALS,
-        trigger=TaskTrigger.SECRET_CREATION,
-        version_custom_metadata=cleaned["version_custom_metadata"],
-    )
-    audit_record(
-        actor=actor,
-        action="secret.create",
-        object_type="secret",
-        object_id=str(secret.pk),
-        object_name=name,
-    )
-    return secret
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,17 +227,11 @@ def _fail(task_id: str, *, code: str, description: str, actor: Actor = JOB_ACTOR
             object_name=task.secret.name,
             detail={"code": code},
         )
-        if task.secret.probe:
-            # A failed probe task ends its "Test configuration" run (engines_app.config_tests).
-            from secrets_app.services.config_tests import probe_task_finished
-
-            probe_task_finished(task=task)
+        secret_task_finished.send(sender=SecretTask, task=task, actor=actor)
     return bool(changed)
 
 
 def _access_api_key(config: Configuration) -> str:
-    from secrets_app.services.versions import secret_version_payload_read
-
     if config.api_key_ref_id is None:
         raise ServiceError(
             f"Configuration {config.name} has no IAM credentials secret (api_key_ref), and the embedded "
@@ -291,8 +276,8 @@ def job_environment(task: SecretTask, api_key: str) -> dict[str, str]:
         if param["name"] in secret.parameters:
             value = schemas.env_value(secret.parameters[param["name"]])
             env[param["env_variable_name"]] = value
-            # The providers' README names the variable SMIN_<NAME>_VALUE while their code reads
-            # SM_<NAME>_VALUE (sm-api.md §10.10): set both.
+            # The providers' README names the variable SMIN_<name=name>_VALUE while their code reads
+            # SM_<name=name>_VALUE (sm-api.md §10.10): set both.
             env[f"SMIN_{param['name'].upper()}_VALUE"] = value
     return env
 
@@ -556,21 +541,7 @@ def secret_task_update(
         object_name=secret.name,
         detail=detail,
     )
-    if secret.probe:
-        # "Test configuration" round trip (engines_app.config_tests): once the probe's credentials
-        # exist, delete them again through the same job (task_create queues it on commit); a
-        # deleted or failed probe task ends the test.
-        if status == TaskStatus.CREDENTIALS_CREATED:
-            task_create(
-                actor=actor,
-                secret=secret,
-                task_type=TaskType.DELETE_CREDENTIALS,
-                trigger=TaskTrigger.SECRET_VERSION_DATA_DELETION,
-                version=task.secret_version,
-            )
-        from secrets_app.services.config_tests import probe_task_finished
-
-        probe_task_finished(task=task)
+    secret_task_finished.send(sender=SecretTask, task=task, actor=actor)
     return task
 
 

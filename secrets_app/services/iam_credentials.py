@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Unpack
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 
 from console import validation
-from console.audit import audit_record
 from console.errors import ServiceError
 from console.identity import Actor
 from engines_app.models import ConfigType, Configuration
 from engines_app.ports import KeySecret
 from engines_app.providers.iam import get_iam
-from secrets_app.models import DEFAULT_GROUP_ID, Secret, SecretType
-from secrets_app.services.versions import common_secret_fields, secret_row_create, version_add
+from secrets_app.models import Secret, SecretType
+from secrets_app.services.creation import (
+    FirstVersion,
+    SecretDetails,
+    SecretPlan,
+    secret_create,
+)
 
 
 class EngineNotConfiguredError(ServiceError):
@@ -38,120 +42,114 @@ def next_rotation(rotation: dict[str, Any] | None, start: Any) -> Any:
     )
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class _IamChecked:
+    ttl_seconds: int
+    policy: dict[str, Any] | None
+    service_id: str | None  # a static service ID, or None: generate one for the access groups
+    access_groups: list[str]
+
+
 def iam_credentials_secret_create(
     *,
     actor: Actor,
-    name: str,
     ttl: str,
     reuse_api_key: bool = False,
     service_id: str | None = None,
     access_groups: list[str] | None = None,
     account_id: str | None = None,
-    secret_group_id: str = DEFAULT_GROUP_ID,
-    description: str = "",
-    labels: list[str] | None = None,
-    custom_metadata: dict[str, Any] | None = None,
-    version_custom_metadata: dict[str, Any] | None = None,
     rotation: dict[str, Any] | None = None,
+    **details: Unpack[SecretDetails],
 ) -> Secret:
-    group, cleaned = common_secret_fields(
-        name=name,
-        secret_type=SecretType.IAM_CREDENTIALS,
-        secret_group_id=secret_group_id,
-        description=description,
-        labels=labels,
-        custom_metadata=custom_metadata,
-        version_custom_metadata=version_custom_metadata,
-    )
-    engine = Configuration.objects.filter(config_type=ConfigType.IAM_CREDENTIALS).first()
-    if engine is None or engine.disabled:
-        raise EngineNotConfiguredError(
-            "The IAM credentials engine is not configured"
-            + (" (it is disabled)" if engine else "")
-            + ": configure it under Secrets engines → IAM credentials first."
-        )
-    ttl_seconds = validation.parse_ttl(ttl, secret_type=SecretType.IAM_CREDENTIALS)
-    assert ttl_seconds is not None  # required for this type
-    policy = validation.validate_rotation(
-        rotation,
-        secret_type=SecretType.IAM_CREDENTIALS,
-        ttl_seconds=ttl_seconds,
-        reuse_api_key=reuse_api_key,
-    )
     iam = get_iam()
-    if account_id:
-        validation.validate_account_id(account_id)
-        if account_id != iam.account_id():
-            raise ValidationError(
-                {"account_id": f"Account {account_id} is not managed by this installation's IAM."}
+    name = details["name"]
+
+    def check() -> _IamChecked:
+        engine = Configuration.objects.filter(config_type=ConfigType.IAM_CREDENTIALS).first()
+        if engine is None or engine.disabled:
+            raise EngineNotConfiguredError(
+                "The IAM credentials engine is not configured"
+                + (" (it is disabled)" if engine else "")
+                + ": configure it under Secrets engines → IAM credentials first."
             )
-    if bool(service_id) == bool(access_groups):
-        raise ValidationError(
-            {
-                "service_id": "Assign access with either one service ID or 1 to 10 access groups, not both."
-            }
+        ttl_seconds = validation.parse_ttl(ttl, secret_type=SecretType.IAM_CREDENTIALS)
+        assert ttl_seconds is not None  # required for this type
+        policy = validation.validate_rotation(
+            rotation,
+            secret_type=SecretType.IAM_CREDENTIALS,
+            ttl_seconds=ttl_seconds,
+            reuse_api_key=reuse_api_key,
         )
-    static = bool(service_id)
-    if service_id:
-        validation.validate_service_id(service_id)
-        if not iam.service_id_exists(service_id):
+        if account_id:
+            validation.validate_account_id(account_id)
+            if account_id != iam.account_id():
+                raise ValidationError(
+                    {
+                        "account_id": f"Account {account_id} is not managed by this installation's IAM."
+                    }
+                )
+        if bool(service_id) == bool(access_groups):
             raise ValidationError(
-                {"service_id": f"Service ID {service_id} does not exist or is locked."}
+                {
+                    "service_id": "Assign access with either one service ID or 1 to 10 access groups, not both."
+                }
             )
-        sid = service_id
-    else:
+        if service_id:
+            validation.validate_service_id(service_id)
+            if not iam.service_id_exists(service_id):
+                raise ValidationError(
+                    {"service_id": f"Service ID {service_id} does not exist or is locked."}
+                )
+            return _IamChecked(ttl_seconds, policy, service_id, [])
         groups = validation.validate_access_groups(access_groups or [])
         if missing := iam.missing_access_groups(groups):
             raise ValidationError(
                 {"access_groups": f"Unknown access group(s): {', '.join(missing)}."}
             )
-        sid = iam.create_service_id(
+        return _IamChecked(ttl_seconds, policy, None, groups)
+
+    def provision(checked: _IamChecked) -> SecretPlan:
+        sid = checked.service_id or iam.create_service_id(
             actor=actor,
             name=api_key_name(name),
             description=f"Generated by Secrets Manager for the IAM credentials secret {name}.",
-            access_group_ids=groups,
+            access_group_ids=checked.access_groups,
         )
-    key = iam.create_api_key(
-        actor=actor,
-        service_id=sid,
-        name=api_key_name(name),
-        description=f"Created by Secrets Manager for the IAM credentials secret {name}.",
-    )
-    now = timezone.now()
-    expires = now + timedelta(seconds=ttl_seconds)
-    secret = secret_row_create(
+        key = iam.create_api_key(
+            actor=actor,
+            service_id=sid,
+            name=api_key_name(name),
+            description=f"Created by Secrets Manager for the IAM credentials secret {name}.",
+        )
+        now = timezone.now()
+        expires = now + timedelta(seconds=checked.ttl_seconds)
+        return SecretPlan(
+            columns={
+                "ttl_seconds": checked.ttl_seconds,
+                "rotation": checked.policy,
+                "expiration_date": expires,
+                "next_rotation_date": next_rotation(checked.policy, now),
+                "service_id": sid,
+                "service_id_is_static": checked.service_id is not None,
+                "access_groups": list(access_groups or []),
+                "account_id": account_id or "",
+                "reuse_api_key": reuse_api_key,
+            },
+            first_version=FirstVersion(
+                payload={"api_key": key.value, "api_key_id": key.api_key_id, "service_id": sid},
+                version_data={"api_key_id": key.api_key_id, "service_id": sid},
+                credentials_id=key.api_key_id,
+                expiration_date=expires,
+            ),
+        )
+
+    return secret_create(
         actor=actor,
         secret_type=SecretType.IAM_CREDENTIALS,
-        group=group,
-        cleaned=cleaned,
-        ttl_seconds=ttl_seconds,
-        rotation=policy,
-        expiration_date=expires,
-        next_rotation_date=next_rotation(policy, now),
-        service_id=sid,
-        service_id_is_static=static,
-        access_groups=list(access_groups or []),
-        account_id=account_id or "",
-        reuse_api_key=reuse_api_key,
+        check=check,
+        provision=provision,
+        **details,
     )
-    version_add(
-        actor=actor,
-        secret=secret,
-        payload={"api_key": key.value, "api_key_id": key.api_key_id, "service_id": sid},
-        version_custom_metadata=cleaned["version_custom_metadata"],
-        version_data={"api_key_id": key.api_key_id, "service_id": sid},
-        credentials_id=key.api_key_id,
-        expiration_date=expires,
-    )
-    audit_record(
-        actor=actor,
-        action="secret.create",
-        object_type="secret",
-        object_id=str(secret.pk),
-        object_name=name,
-    )
-    return secret
 
 
 def key_secret_lookup(secret_id: str) -> KeySecret | None:

@@ -14,8 +14,9 @@ again, so a rejected call leaves neither a secret nor a resource key behind.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Unpack
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -34,9 +35,14 @@ from engines_app.providers.resource_controller import (
     ServiceInstanceInfo,
     get_resource_controller,
 )
-from secrets_app.models import DEFAULT_GROUP_ID, Secret, SecretType
+from secrets_app.models import Secret, SecretType
+from secrets_app.services.creation import (
+    FirstVersion,
+    SecretDetails,
+    SecretPlan,
+    secret_create,
+)
 from secrets_app.services.iam_credentials import next_rotation
-from secrets_app.services.versions import common_secret_fields, secret_row_create, version_add
 
 SOURCE_SERVICE = SECRETS_MANAGER_SERVICE
 KEY_MANAGER = "Key Manager"
@@ -177,22 +183,23 @@ def _discard_key(rc: ResourceControllerProvider, key: ResourceKeyResult, actor: 
         )
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class _ServiceChecked:
+    instance: ServiceInstanceInfo
+    ttl_seconds: int | None
+    policy: dict[str, Any] | None
+
+
 def service_credentials_secret_create(
     *,
     actor: Actor,
-    name: str,
     instance_crn: str,
     role: str | None,
     serviceid_crn: str | None,
     hmac: bool,
-    secret_group_id: str = DEFAULT_GROUP_ID,
-    description: str = "",
-    labels: list[str] | None = None,
-    custom_metadata: dict[str, Any] | None = None,
-    version_custom_metadata: dict[str, Any] | None = None,
     ttl: str | None = None,
     rotation: dict[str, Any] | None = None,
+    **details: Unpack[SecretDetails],
 ) -> Secret:
     """Create a service credentials secret and its resource key.
 
@@ -201,114 +208,104 @@ def service_credentials_secret_create(
     for the key. `hmac` asks for HMAC keys (Cloud Object Storage only). `ttl` is optional
     (1 day to 90 days; "0" or nothing means no expiry).
     """
-    group, cleaned = common_secret_fields(
-        name=name,
-        secret_type=SecretType.SERVICE_CREDENTIALS,
-        secret_group_id=secret_group_id,
-        description=description,
-        labels=labels,
-        custom_metadata=custom_metadata,
-        version_custom_metadata=version_custom_metadata,
-    )
-    errors: dict[str, list[str]] = {}
-    ttl_seconds: int | None = None
-    policy: dict[str, Any] | None = None
-    try:
-        ttl_seconds = validation.parse_ttl(ttl, secret_type=SecretType.SERVICE_CREDENTIALS)
-    except ValidationError as exc:
-        errors.update(exc.message_dict)
-    if "ttl" not in errors:
+    name = details["name"]
+
+    def check() -> _ServiceChecked:
+        errors: dict[str, list[str]] = {}
+        ttl_seconds: int | None = None
+        policy: dict[str, Any] | None = None
         try:
-            policy = validation.validate_rotation(
-                rotation, secret_type=SecretType.SERVICE_CREDENTIALS, ttl_seconds=ttl_seconds
-            )
+            ttl_seconds = validation.parse_ttl(ttl, secret_type=SecretType.SERVICE_CREDENTIALS)
         except ValidationError as exc:
             errors.update(exc.message_dict)
-    instance = instance_lookup(instance_crn)
-    service = service_info(instance.service) if instance else None
-    if instance is None:
-        errors["instance_crn"] = [f"There is no service instance with the CRN {instance_crn!r}."]
-    elif service is None:
-        errors["instance_crn"] = [
-            f"Instance {instance.name} belongs to {instance.service!r}, which does not support "
-            "service credentials."
-        ]
-    else:
-        if problem := _role_problem(service, role):
-            errors["role"] = [problem]
-        if hmac and not service.hmac:
-            errors["hmac"] = [
-                f"HMAC credentials exist only for Cloud Object Storage; {service.label} does not "
-                "support them."
+        if "ttl" not in errors:
+            try:
+                policy = validation.validate_rotation(
+                    rotation, secret_type=SecretType.SERVICE_CREDENTIALS, ttl_seconds=ttl_seconds
+                )
+            except ValidationError as exc:
+                errors.update(exc.message_dict)
+        instance = instance_lookup(instance_crn)
+        service = service_info(instance.service) if instance else None
+        if instance is None:
+            errors["instance_crn"] = [
+                f"There is no service instance with the CRN {instance_crn!r}."
             ]
-    if problem := serviceid_problem(serviceid_crn):
-        errors["serviceid_crn"] = [problem]
-    if errors:
-        raise ValidationError(errors)
-    assert instance is not None and service is not None
-    if not instance_authorized(instance):
-        raise AuthorizationMissingError(
-            f"Secrets Manager is not authorized to create credentials on {service.label} "
-            f"instance {instance.name} ({instance.crn}). Authorize it with the {KEY_MANAGER} "
-            "role first.",
-            field="instance_crn",
-        )
+        elif service is None:
+            errors["instance_crn"] = [
+                f"Instance {instance.name} belongs to {instance.service!r}, which does not support "
+                "service credentials."
+            ]
+        else:
+            if problem := _role_problem(service, role):
+                errors["role"] = [problem]
+            if hmac and not service.hmac:
+                errors["hmac"] = [
+                    f"HMAC credentials exist only for Cloud Object Storage; {service.label} does not "
+                    "support them."
+                ]
+        if problem := serviceid_problem(serviceid_crn):
+            errors["serviceid_crn"] = [problem]
+        if errors:
+            raise ValidationError(errors)
+        assert instance is not None and service is not None
+        if not instance_authorized(instance):
+            raise AuthorizationMissingError(
+                f"Secrets Manager is not authorized to create credentials on {service.label} "
+                f"instance {instance.name} ({instance.crn}). Authorize it with the {KEY_MANAGER} "
+                "role first.",
+                field="instance_crn",
+            )
+        return _ServiceChecked(instance, ttl_seconds, policy)
 
-    rc = get_resource_controller()
-    try:
-        key = rc.create_resource_key(
-            instance_crn=instance.crn,
-            name=name,
-            role=role,
-            hmac=hmac,
-            serviceid_crn=serviceid_crn,
-            actor=actor,
-        )
-    except ValidationError as exc:
-        raise _provider_error(exc) from None
-    except NotFoundError as exc:
-        raise ValidationError(
-            {_PROVIDER_FIELDS.get(exc.field or "", "instance_crn"): exc.message}
-        ) from None
-
-    try:
-        with transaction.atomic():
-            now = timezone.now()
-            expires = now + timedelta(seconds=ttl_seconds) if ttl_seconds else None
-            secret = secret_row_create(
+    def provision(checked: _ServiceChecked) -> SecretPlan:
+        rc = get_resource_controller()
+        instance = checked.instance
+        try:
+            key = rc.create_resource_key(
+                instance_crn=instance.crn,
+                name=name,
+                role=role,
+                hmac=hmac,
+                serviceid_crn=serviceid_crn,
                 actor=actor,
-                secret_type=SecretType.SERVICE_CREDENTIALS,
-                group=group,
-                cleaned=cleaned,
-                ttl_seconds=ttl_seconds,
-                rotation=policy,
-                expiration_date=expires,
-                next_rotation_date=next_rotation(policy, now),
-                source_service=source_service_body(
+            )
+        except ValidationError as exc:
+            raise _provider_error(exc) from None
+        except NotFoundError as exc:
+            raise ValidationError(
+                {_PROVIDER_FIELDS.get(exc.field or "", "instance_crn"): exc.message}
+            ) from None
+        now = timezone.now()
+        ttl_seconds = checked.ttl_seconds
+        expires = now + timedelta(seconds=ttl_seconds) if ttl_seconds else None
+        return SecretPlan(
+            columns={
+                "ttl_seconds": ttl_seconds,
+                "rotation": checked.policy,
+                "expiration_date": expires,
+                "next_rotation_date": next_rotation(checked.policy, now),
+                "source_service": source_service_body(
                     instance_crn=instance.crn,
                     role_crn=key.role_crn,
                     hmac=hmac,
                     serviceid_crn=serviceid_crn,
                 ),
-            )
-            version_add(
-                actor=actor,
-                secret=secret,
+            },
+            first_version=FirstVersion(
                 payload=key.credentials,
-                version_custom_metadata=cleaned["version_custom_metadata"],
                 version_data={"resource_key": {"crn": key.crn, "name": key.name}},
                 credentials_id=key.crn,
                 expiration_date=expires,
-            )
-            audit_record(
-                actor=actor,
-                action="secret.create",
-                object_type="secret",
-                object_id=str(secret.pk),
-                object_name=name,
-                detail={"instance_crn": instance.crn, "resource_key_crn": key.crn},
-            )
-    except Exception:
-        _discard_key(rc, key, actor)
-        raise
-    return secret
+            ),
+            audit_detail={"instance_crn": instance.crn, "resource_key_crn": key.crn},
+            undo=lambda: _discard_key(rc, key, actor),
+        )
+
+    return secret_create(
+        actor=actor,
+        secret_type=SecretType.SERVICE_CREDENTIALS,
+        check=check,
+        provision=provision,
+        **details,
+    )

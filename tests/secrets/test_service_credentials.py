@@ -302,7 +302,8 @@ def test_a_failure_after_the_key_deletes_it_and_writes_nothing(authorized, monke
     def broken_version_add(**kwargs: Any) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(sc, "version_add", broken_version_add)
+    # The write fails after the key exists (version_add is where the shared create path writes).
+    monkeypatch.setattr("secrets_app.services.creation.version_add", broken_version_add)
     with pytest.raises(RuntimeError, match="disk full"):
         create(authorized["postgres-orders"])
     assert recorder.created and recorder.deleted == recorder.created
