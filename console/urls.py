@@ -32,5 +32,5 @@ urlpatterns = [
         wizard_views.wizard_step,
         name="wizard-step",
     ),
-    path("", include("secrets_app.urls")),
+    path("", include("secrets_app.secret_urls")),
 ]

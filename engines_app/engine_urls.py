@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from engines_app.views import engines
+from engines_app.views import configurations, engines
 
 app_name = "engines"
 
@@ -14,7 +14,7 @@ urlpatterns = [
     path("iam/edit/", engines.iam_edit, name="iam-edit"),
     path("iam/disable/", engines.iam_disable, name="iam-disable"),
     path("iam/enable/", engines.iam_enable, name="iam-enable"),
-    path("custom/<str:name>/", engines.config_detail, name="config-detail"),
-    path("custom/<str:name>/timeout/", engines.config_timeout, name="config-timeout"),
-    path("custom/<str:name>/delete/", engines.config_delete, name="config-delete"),
+    path("custom/<str:name>/", configurations.config_detail, name="config-detail"),
+    path("custom/<str:name>/timeout/", configurations.config_timeout, name="config-timeout"),
+    path("custom/<str:name>/delete/", configurations.config_delete, name="config-delete"),
 ]

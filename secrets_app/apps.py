@@ -18,7 +18,7 @@ class SecretsAppConfig(AppConfig):
         from secrets_app.services.custom_credentials import on_job_run_finished
         from secrets_app.services.iam_credentials import key_secret_lookup
         from secrets_app.signals import secret_task_finished
-        from secrets_app.views_config_tests import configuration_panel
+        from secrets_app.views.config_tests import configuration_panel
         from secrets_app.wizards import WIZARDS
 
         job_run_finished.connect(on_job_run_finished, dispatch_uid="secrets-task-run-finished")

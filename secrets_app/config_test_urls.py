@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from secrets_app import views_config_tests as config_tests
+from secrets_app.views import config_tests
 
 app_name = "config_test"
 

@@ -5,11 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import RegexValidator
 
 from console import validation
+from engines_app import schema as schemas
+from engines_app.models import Configuration
 from secrets_app.models import SecretGroup, SecretState, SecretType
+from secrets_app.permissions import writable_groups
 from secrets_app.selectors import DEFAULT_SECRET_SORT, SECRET_SORTS
+from secrets_app.services.config_tests import job_reporting_group_ids
 
 PAGE_SIZE = 25
 
@@ -76,3 +82,93 @@ class SecretFilterForm(forms.Form):
 
     def clean_page(self) -> int:
         return self.cleaned_data.get("page") or 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Test configuration: the group to run in and the job's parameters
+
+
+PARAM_PREFIX = "param_"
+BOOLEAN_CHOICES = [("true", "true"), ("false", "false")]
+
+
+def _parameter_field(decl: schemas.Declaration) -> forms.Field:
+    help_text = f"{decl.format} · passed to the job as SM_{decl.name.upper()}_VALUE"
+    common: dict[str, Any] = {"label": decl.name, "required": decl.required, "help_text": help_text}
+    if decl.type == "integer":
+        return forms.IntegerField(**common)
+    if decl.type == "boolean":
+        choices = BOOLEAN_CHOICES if decl.required else [("", "—"), *BOOLEAN_CHOICES]
+        return forms.ChoiceField(choices=choices, **common)
+    if decl.type == "enum":
+        options = [(o, o) for o in decl.options]
+        return forms.ChoiceField(
+            choices=options if decl.required else [("", "—"), *options], **common
+        )
+    if decl.type == "secret_id":
+        return forms.CharField(
+            max_length=36,
+            validators=[
+                RegexValidator(schemas.UUID_PATTERN, "Enter a secret ID (a lowercase UUID).")
+            ],
+            **common,
+        )
+    return forms.CharField(max_length=10_000, **common)
+
+
+class ConfigTestForm(forms.Form):
+    """The group to run in and the job's parameters, as the configuration's schema declares them."""
+
+    secret_group = forms.CharField(label="Secret group to run in", widget=forms.Select)
+
+    def __init__(
+        self,
+        data: Any = None,
+        *,
+        config: Configuration,
+        user: AbstractBaseUser | AnonymousUser,
+    ) -> None:
+        super().__init__(data)
+        self.config = config
+        self.user = user
+        self.groups = list(writable_groups(user))
+        reporting = job_reporting_group_ids(config)
+        self.reporting_groups = [g for g in self.groups if reporting is None or g.pk in reporting]
+        self.fields["secret_group"].widget.choices = [
+            (
+                g.pk,
+                f"{g.name} (the job can report here)" if g in self.reporting_groups else g.name,
+            )
+            for g in self.groups
+        ]
+        if self.reporting_groups:
+            self.fields["secret_group"].initial = self.reporting_groups[0].pk
+        # Required parameters first, each group in the schema's order.
+        self.declarations = sorted(
+            schemas.declarations(config.schema, "parameter"), key=lambda d: not d.required
+        )
+        for decl in self.declarations:
+            self.fields[PARAM_PREFIX + decl.name] = _parameter_field(decl)
+
+    @property
+    def parameter_fields(self) -> list[forms.BoundField]:
+        return [self[PARAM_PREFIX + d.name] for d in self.declarations]
+
+    def clean_secret_group(self) -> str:
+        group_id: str = self.cleaned_data["secret_group"]
+        if group_id not in {g.pk for g in self.groups}:
+            if SecretGroup.objects.filter(pk=group_id).exists():
+                raise PermissionDenied(
+                    "You need the Writer role on this secret group to run a test in it."
+                )
+            raise ValidationError("That secret group no longer exists; pick another one.")
+        return group_id
+
+    def parameters(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for decl in self.declarations:
+            value = self.cleaned_data.get(PARAM_PREFIX + decl.name)
+            if value in (None, ""):
+                continue
+            values[decl.name] = value == "true" if decl.type == "boolean" else value
+        return values

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Literal
+from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 
+from engines_app.models import ConfigurationTest
+from engines_app.permissions import can_manage_engines
 from engines_app.providers.iam import AccessGroupInfo, Principal, ServiceIdInfo, get_iam
 from secrets_app.models import Secret, SecretGroup, SecretType, SecretVersion
 
@@ -139,3 +142,27 @@ def get_secret_for_user(user: AbstractBaseUser | AnonymousUser, secret_id: str) 
     ):
         raise Http404("No such secret.")
     return secret
+
+
+def _may_view_test(user: AbstractBaseUser | AnonymousUser, test: ConfigurationTest) -> bool:
+    principal = principal_of(user)
+    if test.created_by == principal.iam_id or can_manage_engines(user):
+        return True
+    return test.probe is not None and get_iam().is_allowed(
+        principal, "secret_task.read", secret_group_id=test.probe.secret_group_id
+    )
+
+
+def get_configuration_test_for_user(
+    user: AbstractBaseUser | AnonymousUser, test_id: UUID
+) -> ConfigurationTest:
+    """A Test configuration run, for who started it, an engines Manager, or who may read the
+    probe's task; 404 for anyone else, so strangers learn nothing about which tests exist."""
+    test = (
+        ConfigurationTest.objects.select_related("configuration", "probe__secret_group")
+        .filter(pk=test_id)
+        .first()
+    )
+    if test is None or not _may_view_test(user, test):
+        raise Http404("No such configuration test.")
+    return test

@@ -1,4 +1,4 @@
-"""The Secrets engines page: IAM credentials and Custom credentials tabs, and configuration details.
+"""The Secrets engines page: the IAM credentials and Custom credentials tabs.
 
 Looking needs a role (Reader or more) on a secret group or on the instance; changing an engine
 needs the Manager role on the instance. Every form is a plain POST that redirects on success
@@ -8,58 +8,27 @@ with and without JavaScript.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from django import forms
 from django.contrib import messages
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from console import validation
-from console.errors import NotFoundError, ServiceError
+from console.errors import ServiceError
 from console.http import AuthedRequest
 from console.identity import actor_for_user
-from engines_app import schema as schemas
 from engines_app import services as engine_services
+from engines_app.forms import ApiKeyForm
 from engines_app.models import ConfigType, Configuration
-from engines_app.panels import configuration_panel_context
 from engines_app.permissions import can_manage_engines, require_engines_manager
 from engines_app.providers.access import require_configuration_read
-from engines_app.providers.code_engine import get_code_engine
 
 TABS = ("iam", "custom")
-
-
-# ---------------------------------------------------------------------------------------------
-# Forms
-
-
-class ApiKeyForm(forms.Form):
-    """An IAM API key. It is never rendered back into the page."""
-
-    api_key = forms.CharField(
-        label="API key",
-        max_length=200,
-        widget=forms.PasswordInput(
-            render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"}
-        ),
-        help_text="An API key that may create and manage service IDs and API keys in IAM.",
-    )
-
-
-class TaskTimeoutForm(forms.Form):
-    task_timeout = forms.CharField(
-        label="Task timeout",
-        max_length=16,
-        help_text="5 minutes to 24 hours, in seconds or with s, m, h or d (e.g. 10m, 2h).",
-    )
 
 
 def _api_key_errors(form: ApiKeyForm, exc: ValidationError) -> None:
@@ -211,132 +180,3 @@ def iam_enable(request: AuthedRequest) -> HttpResponse:
 
 
 # ---------------------------------------------------------------------------------------------
-# A custom credentials configuration
-
-
-@dataclass(frozen=True)
-class SchemaRow:
-    name: str
-    env_name: str
-    kind: str
-    type: str
-    required: bool
-    format: str
-
-
-def schema_rows(schema: dict[str, Any], kind: str) -> list[SchemaRow]:
-    rows = []
-    for decl in schemas.declarations(schema, kind):
-        shown = f"enum: {' | '.join(decl.options)}" if decl.type == "enum" else decl.type
-        env_name = f"SM_{decl.name.upper()}_VALUE" if kind == "parameter" else decl.env_name
-        rows.append(SchemaRow(decl.name, env_name, kind, shown, decl.required, decl.format))
-    return rows
-
-
-def get_configuration_for_user(user: AbstractBaseUser | AnonymousUser, name: str) -> Configuration:
-    """A configuration, for someone with a role somewhere; 403 before 404, so strangers learn
-    nothing about which configurations exist."""
-    require_configuration_read(user)
-    return get_configuration(name)
-
-
-def get_configuration(name: str) -> Configuration:
-    config = (
-        Configuration.objects.select_related("api_key_ref__secret_group")
-        .filter(config_type=ConfigType.CUSTOM_CREDENTIALS, name=name)
-        .first()
-    )
-    if config is None:
-        raise Http404("No such custom credentials configuration.")
-    return config
-
-
-def detail_context(
-    request: AuthedRequest, config: Configuration, **overrides: Any
-) -> dict[str, Any]:
-    # Every view that renders the page checks this first; checked here again for the views
-    # that re-render it on an error, so none can show it to a stranger.
-    require_configuration_read(request.user)
-    try:
-        job = get_code_engine().get_job(
-            project_id=config.code_engine_project_id, job_name=config.code_engine_job_name
-        )
-        project_name, job_missing = job.project_name, False
-    except NotFoundError:
-        project_name, job_missing = "", True
-    context: dict[str, Any] = {
-        "config": config,
-        "can_manage": can_manage_engines(request.user),
-        "project_name": project_name,
-        "job_missing": job_missing,
-        "parameters": schema_rows(config.schema, "parameter"),
-        "credentials": schema_rows(config.schema, "credential"),
-        "timeout_form": TaskTimeoutForm(initial={"task_timeout": config.task_timeout}),
-        "delete_error": "",
-        # The secrets using it, its IAM credentials secret, and Test configuration.
-        **configuration_panel_context(request, config),
-    }
-    context.update(overrides)
-    return context
-
-
-@never_cache
-@require_GET
-def config_detail(request: AuthedRequest, name: str) -> HttpResponse:
-    """Not cached: the page names the identity the job reports with, and the secrets using it."""
-    config = get_configuration_for_user(request.user, name)
-    return render(request, "engines/config_detail.html", detail_context(request, config))
-
-
-@never_cache
-@require_POST
-def config_timeout(request: AuthedRequest, name: str) -> HttpResponse:
-    require_engines_manager(request.user)
-    config = get_configuration(name)
-    form = TaskTimeoutForm(request.POST)
-    if form.is_valid():
-        try:
-            engine_services.configuration_update_task_timeout(
-                actor=actor_for_user(request.user),
-                name=config.name,
-                task_timeout=form.cleaned_data["task_timeout"].strip(),
-            )
-        except ValidationError as exc:
-            form.add_error(
-                "task_timeout",
-                exc.message_dict.get("task_timeout", exc.messages)
-                if hasattr(exc, "error_dict")
-                else exc.messages,
-            )
-        else:
-            messages.success(request, f"Configuration {config.name}: the task timeout is updated.")
-            return redirect("engines:config-detail", name=config.name)
-    config.refresh_from_db()
-    return render(
-        request,
-        "engines/config_detail.html",
-        detail_context(request, config, timeout_form=form),
-        status=422,
-    )
-
-
-@never_cache
-@require_POST
-def config_delete(request: AuthedRequest, name: str) -> HttpResponse:
-    require_engines_manager(request.user)
-    config = get_configuration(name)
-    try:
-        engine_services.configuration_delete(
-            actor=actor_for_user(request.user),
-            name=config.name,
-            config_type=ConfigType.CUSTOM_CREDENTIALS,
-        )
-    except ServiceError as exc:
-        return render(
-            request,
-            "engines/config_detail.html",
-            detail_context(request, config, delete_error=exc.message),
-            status=422,
-        )
-    messages.success(request, f"Configuration {config.name} is deleted.")
-    return redirect(reverse("engines:index") + "?tab=custom")

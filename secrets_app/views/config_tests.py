@@ -10,12 +10,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from django import forms
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.validators import RegexValidator
+from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -24,106 +21,20 @@ from django_htmx.http import HttpResponseStopPolling
 from console.errors import ServiceError
 from console.http import AuthedRequest
 from console.identity import actor_for_user
-from engines_app import schema as schemas
 from engines_app.models import Configuration, ConfigurationTest
-from engines_app.permissions import can_manage_engines
+from engines_app.permissions import can_manage_engines, get_configuration_for_user
 from engines_app.providers.access import can_manage_code_engine
 from engines_app.providers.code_engine import get_code_engine
 from engines_app.providers.iam import get_iam
-from engines_app.views.engines import detail_context, get_configuration_for_user
-from secrets_app.models import SecretGroup
+from engines_app.selectors import configuration_page_context
+from secrets_app.forms import ConfigTestForm
 from secrets_app.permissions import (
     can_read_secret,
+    get_configuration_test_for_user,
     principal_of,
     require_secret_create,
-    writable_groups,
 )
 from secrets_app.services import config_tests
-
-PARAM_PREFIX = "param_"
-BOOLEAN_CHOICES = [("true", "true"), ("false", "false")]
-
-
-def _parameter_field(decl: schemas.Declaration) -> forms.Field:
-    help_text = f"{decl.format} · passed to the job as SM_{decl.name.upper()}_VALUE"
-    common: dict[str, Any] = {"label": decl.name, "required": decl.required, "help_text": help_text}
-    if decl.type == "integer":
-        return forms.IntegerField(**common)
-    if decl.type == "boolean":
-        choices = BOOLEAN_CHOICES if decl.required else [("", "—"), *BOOLEAN_CHOICES]
-        return forms.ChoiceField(choices=choices, **common)
-    if decl.type == "enum":
-        options = [(o, o) for o in decl.options]
-        return forms.ChoiceField(
-            choices=options if decl.required else [("", "—"), *options], **common
-        )
-    if decl.type == "secret_id":
-        return forms.CharField(
-            max_length=36,
-            validators=[
-                RegexValidator(schemas.UUID_PATTERN, "Enter a secret ID (a lowercase UUID).")
-            ],
-            **common,
-        )
-    return forms.CharField(max_length=10_000, **common)
-
-
-class ConfigTestForm(forms.Form):
-    """The group to run in and the job's parameters, as the configuration's schema declares them."""
-
-    secret_group = forms.CharField(label="Secret group to run in", widget=forms.Select)
-
-    def __init__(
-        self,
-        data: Any = None,
-        *,
-        config: Configuration,
-        user: AbstractBaseUser | AnonymousUser,
-    ) -> None:
-        super().__init__(data)
-        self.config = config
-        self.user = user
-        self.groups = list(writable_groups(user))
-        reporting = config_tests.job_reporting_group_ids(config)
-        self.reporting_groups = [g for g in self.groups if reporting is None or g.pk in reporting]
-        self.fields["secret_group"].widget.choices = [
-            (
-                g.pk,
-                f"{g.name} (the job can report here)" if g in self.reporting_groups else g.name,
-            )
-            for g in self.groups
-        ]
-        if self.reporting_groups:
-            self.fields["secret_group"].initial = self.reporting_groups[0].pk
-        # Required parameters first, each group in the schema's order.
-        self.declarations = sorted(
-            schemas.declarations(config.schema, "parameter"), key=lambda d: not d.required
-        )
-        for decl in self.declarations:
-            self.fields[PARAM_PREFIX + decl.name] = _parameter_field(decl)
-
-    @property
-    def parameter_fields(self) -> list[forms.BoundField]:
-        return [self[PARAM_PREFIX + d.name] for d in self.declarations]
-
-    def clean_secret_group(self) -> str:
-        group_id: str = self.cleaned_data["secret_group"]
-        if group_id not in {g.pk for g in self.groups}:
-            if SecretGroup.objects.filter(pk=group_id).exists():
-                raise PermissionDenied(
-                    "You need the Writer role on this secret group to run a test in it."
-                )
-            raise ValidationError("That secret group no longer exists; pick another one.")
-        return group_id
-
-    def parameters(self) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        for decl in self.declarations:
-            value = self.cleaned_data.get(PARAM_PREFIX + decl.name)
-            if value in (None, ""):
-                continue
-            values[decl.name] = value == "true" if decl.type == "boolean" else value
-        return values
 
 
 @require_POST
@@ -151,7 +62,7 @@ def start(request: AuthedRequest, name: str) -> HttpResponse:
     return render(
         request,
         "engines/config_detail.html",
-        detail_context(request, config, test_form=form),
+        configuration_page_context(request, config, test_form=form),
         status=422,
     )
 
@@ -189,23 +100,8 @@ def configuration_panel(request: HttpRequest, config: Configuration) -> dict[str
     }
 
 
-def _may_view(user: AbstractBaseUser | AnonymousUser, test: ConfigurationTest) -> bool:
-    principal = principal_of(user)
-    if test.created_by == principal.iam_id or can_manage_engines(user):
-        return True
-    return test.probe is not None and get_iam().is_allowed(
-        principal, "secret_task.read", secret_group_id=test.probe.secret_group_id
-    )
-
-
 def _context(request: AuthedRequest, test_id: UUID) -> dict[str, Any]:
-    test = (
-        ConfigurationTest.objects.select_related("configuration", "probe__secret_group")
-        .filter(pk=test_id)
-        .first()
-    )
-    if test is None or not _may_view(request.user, test):
-        raise Http404("No such configuration test.")
+    test = get_configuration_test_for_user(request.user, test_id)
     steps = config_tests.configuration_test_steps(test)
     run_urls: dict[str, str] = {}
     if can_manage_code_engine(request.user):  # only they may open the Code Engine pages
