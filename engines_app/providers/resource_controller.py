@@ -15,8 +15,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import Any, Protocol, cast
 
+from console.identity import Actor
 from engines_app.providers.registry import load_provider
 
 # A service ID's CRN, as a resource key names the identity its credentials belong to.
@@ -24,9 +25,6 @@ SERVICEID_CRN_RE = re.compile(
     r"^crn:v1:bluemix:public:iam-identity::a/[a-z0-9]{32}::serviceid:"
     r"ServiceId-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 )
-
-if TYPE_CHECKING:
-    from console.identity import Actor
 
 
 @dataclass(frozen=True)
