@@ -276,8 +276,8 @@ def job_environment(task: SecretTask, api_key: str) -> dict[str, str]:
         if param["name"] in secret.parameters:
             value = schemas.env_value(secret.parameters[param["name"]])
             env[param["env_variable_name"]] = value
-            # The providers' README names the variable SMIN_<name=name>_VALUE while their code reads
-            # SM_<name=name>_VALUE (sm-api.md §10.10): set both.
+            # The providers' README names the variable SMIN_<NAME>_VALUE while their code reads
+            # SM_<NAME>_VALUE (sm-api.md §10.10): set both.
             env[f"SMIN_{param['name'].upper()}_VALUE"] = value
     return env
 
