@@ -17,6 +17,16 @@ class ScheduleSpec:
 SCHEDULES = [
     # Fails tasks past their task_timeout.
     ScheduleSpec(name="secret-tasks-sweep", func="secrets_app.tasks.sweep", minutes=1),
+    # Rotates secrets whose automatic rotation is due.
+    ScheduleSpec(name="secret-rotations", func="secrets_app.tasks.rotation_sweep", minutes=1),
+    # Ends leases: versions and secrets whose ttl or expiration date has come.
+    ScheduleSpec(name="secret-leases", func="secrets_app.tasks.lease_sweep", minutes=1),
+    # Queues the daily retries of failed credential deletions (up to 10).
+    ScheduleSpec(
+        name="secret-delete-retries", func="secrets_app.tasks.delete_retry_sweep", minutes=10
+    ),
+    # Removes force-deleted secrets once their delete tasks are over.
+    ScheduleSpec(name="secret-purge", func="secrets_app.tasks.purge_sweep", minutes=10),
     # Removes finished job runs past their retention; finishes runs whose supervisor vanished.
     ScheduleSpec(
         name="job-runs-cleanup",

@@ -67,6 +67,14 @@ class SecretGroup(models.Model):
         return self.id == DEFAULT_GROUP_ID
 
 
+class LiveSecretManager(models.Manager["Secret"]):
+    """Secrets that exist for users: a force-deleted secret (deleted_at set) is kept only until
+    its delete tasks are done, and no query of the console or the API sees it."""
+
+    def get_queryset(self) -> models.QuerySet[Secret]:
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
 class Secret(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=256)
@@ -92,6 +100,11 @@ class Secret(models.Model):
     versions_total = models.PositiveIntegerField(default=0)
     # A throwaway secret made by "Test configuration"; hidden from lists.
     probe = models.BooleanField(default=False)
+    # The last rotation (manual or automatic) failed; cleared by the next one that succeeds.
+    last_rotation_failed = models.BooleanField(default=False)
+    # Force-deleted while its versions' credentials were still being deleted at the provider:
+    # hidden everywhere, purged once its delete tasks are over (secrets_app.services.deletion).
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     # custom_credentials
     configuration = models.ForeignKey(
@@ -111,11 +124,21 @@ class Secret(models.Model):
     # service_credentials: {"instance": {"crn"}, "role": {"crn"}, "parameters": {...}}
     source_service = models.JSONField(default=dict, blank=True)
 
+    objects = LiveSecretManager()
+    # Every row, force-deleted ones included: for the task callback, the sweeps and the purge.
+    all_objects = models.Manager()  # noqa: DJ012  (a second manager, not a field)
+
     class Meta:
         ordering = ["-updated_at", "id"]
+        base_manager_name = "all_objects"
         constraints = [
-            # IBM: one secret per (type, name) in the whole instance, whatever the group.
-            models.UniqueConstraint(fields=["secret_type", "name"], name="secret_unique_type_name"),
+            # IBM: one secret per (type, name) in the whole instance, whatever the group. A
+            # force-deleted secret frees its name at once.
+            models.UniqueConstraint(
+                fields=["secret_type", "name"],
+                condition=models.Q(deleted_at__isnull=True),
+                name="secret_unique_type_name",
+            ),
             models.CheckConstraint(
                 condition=models.Q(state__in=[0, 1, 2, 3, 5]), name="secret_state_valid"
             ),
@@ -183,6 +206,9 @@ class SecretVersion(SealedFields):
     downloaded = models.BooleanField(default=False)
     created_by = models.CharField(max_length=128)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the provider confirmed the credentials gone (API key or resource key deleted, or the
+    # job's delete task reported credentials_deleted). Null while they may still exist there.
+    credentials_deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["secret", "serial"]
@@ -244,6 +270,12 @@ class SecretTask(models.Model):
     )
     # The version a delete task deletes, kept even after that version's row is pruned.
     secret_version_ref = models.UUIDField(null=True, blank=True)
+    # The provider's id of the credentials a delete task deletes (SM_CREDENTIALS_ID), kept here
+    # for the same reason.
+    credentials_id = models.CharField(max_length=256, blank=True, default="")
+    # The job's callback for this task was refused with 400 or 404: no automatic retry
+    # (sm-api.md §5.6).
+    no_retry = models.BooleanField(default=False)
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )

@@ -42,7 +42,7 @@ def task_list(request: ApiRequest, secret_id: str) -> JsonResponse:
 @require_http_methods(["GET", "PUT", "DELETE"])
 def task_detail(request: ApiRequest, secret_id: str, task_id: str) -> HttpResponse:
     if request.method == "PUT":
-        task = cc.secret_task_update(
+        task = cc.secret_task_report(
             principal=request.principal,
             secret_id=secret_id,
             task_id=task_id,

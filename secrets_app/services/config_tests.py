@@ -39,7 +39,8 @@ from secrets_app.models import (
     TaskTrigger,
     TaskType,
 )
-from secrets_app.services.custom_credentials import custom_credentials_secret_create, task_create
+from secrets_app.services.custom_credentials import custom_credentials_secret_create
+from secrets_app.services.task_queue import task_create
 
 PROBE_PREFIX = "config-test-"
 SKIPPED = "skipped"

@@ -8,6 +8,7 @@ activates the secret, or records the provider's errors.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import timedelta
 from typing import Any, Unpack
@@ -17,7 +18,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from console import validation
 from console.audit import audit_record
@@ -39,17 +39,19 @@ from secrets_app.models import (
     VersionAlias,
 )
 from secrets_app.services.creation import SecretDetails, SecretPlan, secret_create
+from secrets_app.services.credentials import credentials_retire
 from secrets_app.services.iam_credentials import next_rotation
-from secrets_app.services.versions import secret_version_payload_read, version_add
+from secrets_app.services.task_queue import task_create
+from secrets_app.services.versions import payload_erase, secret_version_payload_read, version_add
 from secrets_app.signals import secret_task_finished
 
 logger = logging.getLogger(__name__)
 
-TASKS_KEPT = 100
 JOB_ACTOR = Actor(
     iam_id="iam-ServiceId-secrets-manager-jobs", name="Secrets Manager (job runner)", system=True
 )
 CE_ROLES = ("Viewer", "Writer")
+ROTATION_TRIGGERS = (TaskTrigger.MANUAL_SECRET_ROTATION, TaskTrigger.AUTOMATIC_SECRET_ROTATION)
 
 
 class TaskStateError(ServiceError):
@@ -84,49 +86,6 @@ def configuration_get(name: str, *, field: str = "configuration") -> Configurati
 
 # ---------------------------------------------------------------------------------------------
 # Creating secrets and tasks
-
-
-def task_create(
-    *,
-    actor: Actor,
-    secret: Secret,
-    task_type: str,
-    trigger: str,
-    version: SecretVersion | None = None,
-    version_custom_metadata: dict[str, Any] | None = None,
-    retry_of: SecretTask | None = None,
-) -> SecretTask:
-    """Queue a task (caller holds a transaction); it is dispatched once the transaction commits."""
-    task = SecretTask.objects.create(
-        secret=secret,
-        type=task_type,
-        trigger=trigger,
-        secret_version=version,
-        secret_version_ref=version.pk if version else None,
-        version_custom_metadata=version_custom_metadata or {},
-        retry_of=retry_of,
-        attempt=(retry_of.attempt + 1) if retry_of else 1,
-        created_by=actor.iam_id,
-        updated_by=actor.iam_id,
-    )
-    # History is capped at 100 tasks per secret: drop the oldest finished ones.
-    finished = SecretTask.objects.filter(
-        secret=secret,
-        status__in=[
-            TaskStatus.CREDENTIALS_CREATED,
-            TaskStatus.CREDENTIALS_DELETED,
-            TaskStatus.FAILED,
-        ],
-    )
-    excess = SecretTask.objects.filter(secret=secret).count() - TASKS_KEPT
-    if excess > 0:
-        old = list(finished.order_by("creation_date").values_list("pk", flat=True)[:excess])
-        SecretTask.objects.filter(pk__in=old).delete()
-    task_id = task.pk
-    transaction.on_commit(
-        lambda: async_task("secrets_app.tasks.secret_task_run", task_id, task_name=task_id)
-    )
-    return task
 
 
 def custom_credentials_secret_create(
@@ -219,6 +178,8 @@ def _fail(task_id: str, *, code: str, description: str, actor: Actor = JOB_ACTOR
     )
     if changed:
         task = SecretTask.objects.select_related("secret").get(pk=task_id)
+        if task.type == TaskType.CREATE_CREDENTIALS and task.trigger in ROTATION_TRIGGERS:
+            Secret.all_objects.filter(pk=task.secret_id).update(last_rotation_failed=True)
         audit_record(
             actor=actor,
             action="secret_task.fail",
@@ -270,7 +231,9 @@ def job_environment(task: SecretTask, api_key: str) -> dict[str, str]:
     }
     if task.type == TaskType.DELETE_CREDENTIALS:
         version = task.secret_version
-        env["SM_CREDENTIALS_ID"] = version.credentials_id if version else ""
+        env["SM_CREDENTIALS_ID"] = task.credentials_id or (
+            version.credentials_id if version else ""
+        )
         env["SM_SECRET_VERSION_ID"] = str(task.secret_version_ref or "")
     for param in secret.configuration.schema.get("parameters", []):
         if param["name"] in secret.parameters:
@@ -400,7 +363,8 @@ def secret_tasks_sweep(*, now: Any = None) -> int:
 
 def _task_for(principal: Principal, secret_id: UUID | str, task_id: str, action: str) -> SecretTask:
     try:
-        secret = Secret.objects.get(pk=secret_id)
+        # A force-deleted secret's delete tasks still run and report (Secret.all_objects).
+        secret = Secret.all_objects.get(pk=secret_id)
     except (Secret.DoesNotExist, ValidationError, ValueError):
         raise NotFoundError(f"Secret {secret_id} does not exist.") from None
     get_iam().authorize(principal, action, secret_group_id=secret.secret_group_id)
@@ -425,6 +389,26 @@ def _validate_errors(errors: Any) -> list[dict[str, str]]:
             )
         cleaned.append({"code": item["code"][:256], "description": item["description"][:1024]})
     return cleaned
+
+
+def secret_task_report(
+    *, principal: Principal, secret_id: UUID | str, task_id: str, body: dict[str, Any]
+) -> SecretTask:
+    """The job's callback (PUT .../tasks/{id}). A 400 or 404 answer means the task cannot be
+    updated by a retry (sm-api.md §5.6), so the task is marked: the delete-retry ladder skips
+    it once it fails."""
+    try:
+        return secret_task_update(
+            principal=principal, secret_id=secret_id, task_id=task_id, body=body
+        )
+    except (ValidationError, ServiceError) as exc:
+        status = 400 if isinstance(exc, ValidationError) else exc.status
+        if status in (400, 404):
+            with contextlib.suppress(ValueError):  # not a secret id: no task to mark
+                SecretTask.objects.filter(pk=task_id, secret_id=UUID(str(secret_id))).update(
+                    no_retry=True
+                )
+        raise
 
 
 @transaction.atomic
@@ -461,7 +445,7 @@ def secret_task_update(
     # Lock the secret's row only: its configuration is a nullable (outer) join, and PostgreSQL
     # refuses FOR UPDATE on the nullable side of an outer join.
     secret = (
-        Secret.objects.select_for_update(of=("self",))
+        Secret.all_objects.select_for_update(of=("self",))
         .select_related("configuration")
         .get(pk=task.secret_id)
     )
@@ -494,18 +478,31 @@ def secret_task_update(
             credentials_id=credentials["id"],
             auto_rotated=task.trigger == TaskTrigger.AUTOMATIC_SECRET_ROTATION,
             expiration_date=expires,
+            trigger=task.trigger,
         )
         task.secret_version = version
         task.secret_version_ref = version.pk
-        secret.state, secret.state_reason = SecretState.ACTIVE, ""
-        secret.expiration_date = expires
-        secret.next_rotation_date = next_rotation(secret.rotation, now)
+        if secret.deleted_at is not None:
+            # The secret was force-deleted while this task ran: delete what the job just made.
+            payload_erase(version)
+            credentials_retire(
+                actor=actor,
+                secret=secret,
+                version=version,
+                trigger=TaskTrigger.SECRET_VERSION_DATA_DELETION,
+            )
+        else:
+            secret.state, secret.state_reason = SecretState.ACTIVE, ""
+            secret.expiration_date = expires
+            secret.next_rotation_date = next_rotation(secret.rotation, now)
+            secret.last_rotation_failed = False
         secret.save(
             update_fields=[
                 "state",
                 "state_reason",
                 "expiration_date",
                 "next_rotation_date",
+                "last_rotation_failed",
                 "updated_at",
             ]
         )
@@ -513,16 +510,8 @@ def secret_task_update(
     elif status == TaskStatus.CREDENTIALS_DELETED:
         if task.secret_version_id:
             version = SecretVersion.objects.get(pk=task.secret_version_id)
-            version.payload_available = False
-            version.set_sealed(None)
-            version.save(
-                update_fields=[
-                    "payload_available",
-                    "sealed_key_id",
-                    "sealed_wrapped_key",
-                    "sealed_ciphertext",
-                ]
-            )
+            version.credentials_deleted_at = timezone.now()
+            payload_erase(version, also=("credentials_deleted_at",))
     else:
         task.errors = _validate_errors(body.get("errors"))
         detail["codes"] = [e["code"] for e in task.errors]

@@ -121,6 +121,8 @@ def iam_credentials_secret_create(
             name=api_key_name(name),
             description=f"Created by Secrets Manager for the IAM credentials secret {name}.",
         )
+        # iam-credentials.md: the API key Secrets Manager creates for the secret is locked.
+        iam.lock_api_key(actor=actor, api_key_id=key.api_key_id)
         now = timezone.now()
         expires = now + timedelta(seconds=checked.ttl_seconds)
         return SecretPlan(

@@ -294,7 +294,10 @@ def service_credentials_secret_create(
             },
             first_version=FirstVersion(
                 payload=key.credentials,
-                version_data={"resource_key": {"crn": key.crn, "name": key.name}},
+                version_data={
+                    "resource_key": {"crn": key.crn, "name": key.name},
+                    "serviceid_crn": key.serviceid_crn,
+                },
                 credentials_id=key.crn,
                 expiration_date=expires,
             ),

@@ -19,14 +19,31 @@ from console.identity import Actor
 from secrets_app.models import (
     Secret,
     SecretVersion,
+    TaskTrigger,
     VersionAlias,
 )
+from secrets_app.services.credentials import credentials_retire
 
 Payload = str | dict[str, Any]
 
 
 def _encode_payload(payload: Payload) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def payload_erase(version: SecretVersion, *, also: tuple[str, ...] = ()) -> None:
+    """Forget a version's payload: only its metadata remains."""
+    version.payload_available = False
+    version.set_sealed(None)
+    version.save(
+        update_fields=[
+            "payload_available",
+            "sealed_key_id",
+            "sealed_wrapped_key",
+            "sealed_ciphertext",
+            *also,
+        ]
+    )
 
 
 def version_add(
@@ -39,25 +56,20 @@ def version_add(
     credentials_id: str = "",
     auto_rotated: bool = False,
     expiration_date: datetime | None = None,
+    trigger: str = TaskTrigger.MANUAL_SECRET_ROTATION,
 ) -> SecretVersion:
-    """Add a version as `current`. The old current becomes `previous`; older payloads are erased.
+    """Add a version as `current`. The old current becomes `previous`; the old previous loses
+    its payload, and its provider credentials are retired (`credentials_retire`, with `trigger`
+    for a custom credentials delete task: UNVERIFIED which trigger IBM uses there; we use the
+    one of the rotation that pushed it out).
 
-    Callers hold a transaction and have validated the inputs.
+    Callers hold a transaction (and a lock on the secret's row) and have validated the inputs.
     """
     versions = SecretVersion.objects.filter(secret=secret)
     for old in versions.filter(alias=VersionAlias.PREVIOUS):
         old.alias = None
-        old.payload_available = False
-        old.set_sealed(None)
-        old.save(
-            update_fields=[
-                "alias",
-                "payload_available",
-                "sealed_key_id",
-                "sealed_wrapped_key",
-                "sealed_ciphertext",
-            ]
-        )
+        payload_erase(old, also=("alias",))
+        credentials_retire(actor=actor, secret=secret, version=old, trigger=trigger)
     versions.filter(alias=VersionAlias.CURRENT).update(alias=VersionAlias.PREVIOUS)
     serial = (versions.aggregate(m=Max("serial"))["m"] or 0) + 1
     version = SecretVersion(
@@ -85,6 +97,19 @@ def version_add(
     return version
 
 
+def payload_gone_reason(version: SecretVersion) -> str:
+    """Why a version keeps no payload, in a sentence (empty while it keeps one)."""
+    if version.payload_available:
+        return ""
+    if version.expiration_date is not None and version.expiration_date <= timezone.now():
+        return f"its lease ended on {version.expiration_date:%Y-%m-%d %H:%M} UTC and its data was deleted."
+    if version.alias is None:
+        return "only the current and previous versions keep their payload."
+    if version.credentials_deleted_at is not None:
+        return "its credentials were deleted."
+    return "its data was deleted."
+
+
 def secret_get_for_update(secret_id: UUID | str) -> Secret:
     try:
         return Secret.objects.select_for_update().get(pk=secret_id)
@@ -93,8 +118,11 @@ def secret_get_for_update(secret_id: UUID | str) -> Secret:
 
 
 @transaction.atomic
-def secret_version_payload_read(*, actor: Actor, version_id: UUID | str) -> Payload:
-    """Decrypt one version's payload. Audited, and marks the secret and version as downloaded."""
+def secret_version_payload_read(
+    *, actor: Actor, version_id: UUID | str, reason: str = ""
+) -> Payload:
+    """Decrypt one version's payload. Audited (with the reader's `reason`, if given), and marks
+    the secret and version as downloaded."""
     try:
         version = SecretVersion.objects.select_related("secret").get(pk=version_id)
     except (SecretVersion.DoesNotExist, ValidationError, ValueError):
@@ -102,8 +130,7 @@ def secret_version_payload_read(*, actor: Actor, version_id: UUID | str) -> Payl
     sealed = version.get_sealed()
     if not version.payload_available or sealed is None:
         raise NotFoundError(
-            f"The data of version {version.serial} is no longer kept: only the current and "
-            "previous versions hold their payload."
+            f"The data of version {version.serial} is no longer kept: {payload_gone_reason(version)}"
         )
     plaintext = crypto.open_sealed(sealed, context=version.seal_context())
     now = timezone.now()
@@ -115,7 +142,11 @@ def secret_version_payload_read(*, actor: Actor, version_id: UUID | str) -> Payl
         object_type="secret",
         object_id=str(version.secret_id),
         object_name=version.secret.name,
-        detail={"version_id": str(version.pk), "serial": version.serial},
+        detail={
+            "version_id": str(version.pk),
+            "serial": version.serial,
+            **({"reason": reason} if reason else {}),
+        },
     )
     value: Payload = json.loads(plaintext)
     return value

@@ -74,7 +74,11 @@ def test_creates_a_real_resource_key_whose_credentials_are_the_payload(authorize
     assert not key.is_deleted and key.role_crn == WRITER_CRN and key.serviceid_generated
     version = secret.versions.get()
     assert version.credentials_id == key.crn
-    assert version.version_data == {"resource_key": {"crn": key.crn, "name": key.name}}
+    assert version.version_data == {
+        "resource_key": {"crn": key.crn, "name": key.name},
+        # Kept so that a rotation's new key has the same service ID.
+        "serviceid_crn": key.serviceid_crn,
+    }
     assert version.version_custom_metadata == {"ticket": "OPS-1"}
     payload = secret_version_payload_read(actor=factory_actor(), version_id=version.pk)
     credentials = rc_services.resource_key_credentials_read(actor=factory_actor(), crn=key.crn)

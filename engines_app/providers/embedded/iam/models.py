@@ -97,7 +97,11 @@ class ApiKey(models.Model):
         IamUser, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys"
     )
     key_sha256 = models.CharField(max_length=64, unique=True, editable=False)
+    # Locked here means disabled: no token is issued for it and its tokens stop working.
     locked = models.BooleanField(default=False)
+    # IBM's "lock" on the keys Secrets Manager issues (iam-credentials.md): the key keeps
+    # working, but nobody can lock, unlock or delete it by hand; only Secrets Manager does.
+    protected = models.BooleanField(default=False)
     created_by = models.CharField(max_length=128)
     created_at = models.DateTimeField(auto_now_add=True)
 

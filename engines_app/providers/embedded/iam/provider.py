@@ -59,6 +59,10 @@ class EmbeddedIAM:
     def delete_api_key(self, *, actor: Actor, api_key_id: str) -> None:
         services.api_key_delete(actor=actor, api_key_id=api_key_id)
 
+    def lock_api_key(self, *, actor: Actor, api_key_id: str) -> None:
+        # IBM's lock (the key keeps working) is the embedded IAM's "protected", not its "locked".
+        services.api_key_protect(actor=actor, api_key_id=api_key_id)
+
     def verify_token(self, token: str) -> Principal:
         return services.token_verify(token)
 

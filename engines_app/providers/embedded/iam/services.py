@@ -248,12 +248,33 @@ def api_key_create(
     return key, value
 
 
+def _refuse_if_protected(actor: Actor, key: ApiKey, verb: str) -> None:
+    if key.protected and not actor.system:
+        raise AccessDeniedError(
+            f"API key {key.name} is managed by Secrets Manager: it cannot be {verb}ed by hand. "
+            "Rotate or delete its secret instead."
+            if verb != "delete"
+            else f"API key {key.name} is managed by Secrets Manager: it cannot be deleted by "
+            "hand. Delete its secret, or let its lease end."
+        )
+
+
+def api_key_protect(*, actor: Actor, api_key_id: str) -> None:
+    """IBM's lock of a key Secrets Manager issued: it keeps working, and only Secrets Manager
+    may change or delete it (`_refuse_if_protected`)."""
+    if ApiKey.objects.filter(pk=api_key_id, protected=False).update(protected=True):
+        audit_record(
+            actor=actor, action="iam.api_key.protect", object_type="api_key", object_id=api_key_id
+        )
+
+
 @transaction.atomic
 def api_key_set_locked(*, actor: Actor, api_key_id: str, locked: bool) -> ApiKey:
     key = ApiKey.objects.select_related("service_id", "user").filter(pk=api_key_id).first()
     if key is None:
         raise NotFoundError(f"API key {api_key_id} does not exist.")
     verb = "lock" if locked else "unlock"
+    _refuse_if_protected(actor, key, verb)
     if key.service_id is not None:
         require_delegable(
             actor,
@@ -274,6 +295,9 @@ def api_key_set_locked(*, actor: Actor, api_key_id: str, locked: bool) -> ApiKey
 
 @transaction.atomic
 def api_key_delete(*, actor: Actor, api_key_id: str) -> None:
+    key = ApiKey.objects.filter(pk=api_key_id).first()
+    if key is not None:
+        _refuse_if_protected(actor, key, "delete")
     deleted, _ = ApiKey.objects.filter(pk=api_key_id).delete()
     if deleted:
         audit_record(
