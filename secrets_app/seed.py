@@ -1,5 +1,6 @@
 """Demo data for the console: the IAM engine, the provider job's identity and
-key, the custom credentials configurations, one custom credentials secret. Idempotent.
+key, the custom credentials configurations, one custom credentials secret, and secrets whose
+lease or rotation comes within minutes (seed_lifecycle_demo). Idempotent.
 
 The embedded cloud's own demo data (Code Engine project and sample jobs, service instances,
 identities) comes through the provider interfaces' seed methods.
@@ -7,9 +8,11 @@ identities) comes through the provider interfaces' seed methods.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
 from console.identity import Actor
 from engines_app import services as engine_services
@@ -21,6 +24,7 @@ from secrets_app import services as secret_services
 from secrets_app.models import Secret, SecretGroup, SecretType
 from secrets_app.services.custom_credentials import custom_credentials_secret_create
 from secrets_app.services.iam_credentials import iam_credentials_secret_create
+from secrets_app.services.rotation import rotation_bring_forward
 
 REGION = "us-south"
 PROVIDER_GROUP = "custom-credentials"
@@ -30,6 +34,10 @@ JOB_KEY_SECRET = "credentials-provider-job-apikey"
 # The configurations, one per sample job of the embedded Code Engine.
 SAMPLE_JOB_NAMES = ("certificate-provider", "token-provider")
 # Access groups that IAM credentials secrets can generate their service IDs in.
+# Secrets whose lease ends, or whose rotation comes, within minutes of seeding.
+EXPIRING_NOTE = "demo-expiring-note"
+SHORT_LEASE_KEY = "demo-short-lease-key"
+ROTATING_KEY = "demo-rotating-key"
 ACCESS_GROUPS = {
     "developers": "Developers: service IDs of development tooling and CI jobs",
     "operators": "Operators: service IDs of deployment and operations automation",
@@ -138,6 +146,55 @@ def seed_custom_secret(*, actor: Actor) -> Secret | None:
     )
 
 
+def seed_lifecycle_demo(*, actor: Actor) -> int:
+    """Secrets whose lease ends within minutes and one whose automatic rotation is due soon, so
+    that a newcomer can watch the sweeps happen. Made once: a later run leaves them as they are."""
+    made = 0
+    now = timezone.now()
+    if not Secret.all_objects.filter(secret_type=SecretType.ARBITRARY, name=EXPIRING_NOTE).exists():
+        secret_services.arbitrary_secret_create(
+            actor=actor,
+            name=EXPIRING_NOTE,
+            payload="a demo value that expires ten minutes after make run seeded it",
+            description="Its expiration date is ten minutes after seeding: watch it move to Destroyed.",
+            labels=["demo", "expires-soon"],
+            expiration_date=now + timedelta(minutes=10),
+        )
+        made += 1
+    developers = [g.id for g in get_iam().access_groups() if g.name == "developers"]
+    for name, ttl, rotation, description in (
+        (
+            SHORT_LEASE_KEY,
+            "5m",
+            None,
+            "An API key with a five-minute lease: when it ends, the key and its generated "
+            "service ID are deleted.",
+        ),
+        (
+            ROTATING_KEY,
+            "2d",
+            {"auto_rotate": True, "interval": 1, "unit": "day"},
+            "Rotates every day; seeded with its first rotation due three minutes after seeding.",
+        ),
+    ):
+        if Secret.all_objects.filter(secret_type=SecretType.IAM_CREDENTIALS, name=name).exists():
+            continue
+        secret = iam_credentials_secret_create(
+            actor=actor,
+            name=name,
+            ttl=ttl,
+            reuse_api_key=True,
+            access_groups=developers,
+            description=description,
+            labels=["demo"],
+            rotation=rotation,
+        )
+        if rotation:
+            rotation_bring_forward(actor=actor, secret_id=secret.pk, at=now + timedelta(minutes=3))
+        made += 1
+    return made
+
+
 def seed_embedded_cloud(*, actor: Actor) -> dict[str, int]:
     project = seed_code_engine(actor=actor)
     seed_iam_engine(actor=actor)
@@ -146,7 +203,9 @@ def seed_embedded_cloud(*, actor: Actor) -> dict[str, int]:
     configs = seed_configurations(actor=actor, project=project, api_key_secret=key_secret)
     instances = get_resource_controller().seed_demo(actor=actor)
     made = seed_custom_secret(actor=actor)
+    lifecycle = seed_lifecycle_demo(actor=actor)
     return {
+        "lifecycle_demo_secrets": lifecycle,
         "configurations": len(configs),
         "service_instances": instances,
         "custom_secrets": int(made is not None),
