@@ -6,11 +6,9 @@ README's configuration table lists every variable read here.
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
-from django.core.exceptions import ImproperlyConfigured
-
+from console import instance
 from console.env import (
     database_from_url,
     env_bool,
@@ -21,40 +19,39 @@ from console.env import (
     env_str,
     env_url,
 )
-from console.keyfile import private_file_value
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-DEBUG = env_bool("DEBUG", False)
-
 # The data directory holds the SQLite file, the root key file and job logs. Two instances can
-# run side by side by giving each its own SM_DATA_DIR and PORT.
-DATA_DIR = env_path("SM_DATA_DIR", BASE_DIR / "var")
-DATA_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+# run side by side by giving each its own SM_DATA_DIR and PORT. Created with mode 0700.
+DATA_DIR = instance.data_dir()
+# `make run` records the settings it serves this data directory with in DATA_DIR/instance.env;
+# every variable that the environment does not set comes from there (console/instance.py).
+instance.load_into_environ(DATA_DIR)
+
+DEBUG = env_bool("DEBUG", False)
+# The port `make run` (`manage.py serve`) listens on.
+PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+
 JOB_LOG_DIR = DATA_DIR / "jobs"
 # State of the embedded "external" services that sample jobs manage credentials in (the token
 # service). The only part of the data directory that job runs can see.
 SM_EXTERNAL_DIR = DATA_DIR / "external"
 SM_SAMPLE_JOBS_DIR = BASE_DIR / "engines_app" / "sample_jobs"
+# The operator's folder of programs that Code Engine jobs may run (besides the sample jobs);
+# created at start-up. Job runs see it read-only. Not JOB_LOG_DIR, which holds the runs' logs.
+SM_JOBS_DIR = env_path("SM_JOBS_DIR", DATA_DIR / "job-commands")
 SM_TOKEN_SERVICE_DB = SM_EXTERNAL_DIR / "token-service" / "tokens.sqlite3"
 
-SECRET_KEY = env_str("SECRET_KEY")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "SECRET_KEY must be set when DEBUG is off (make run sets DEBUG=1 for the demo)."
-        )
-    # The demo's key is random per data directory (0600), never a constant: it signs sessions
-    # and the embedded IAM's access tokens, so a known key would let anyone forge either.
-    SECRET_KEY = private_file_value(
-        DATA_DIR / "secret.key", generate=lambda: secrets.token_urlsafe(50)
-    )
+# SECRET_KEY, else the content of SECRET_KEY_FILE, else (under DEBUG only) a random key created
+# once per data directory in DATA_DIR/secret.key, mode 0600.
+SECRET_KEY = instance.secret_key(DATA_DIR, debug=DEBUG)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 # The base URL that Code Engine jobs call back (SM_INSTANCE_URL in the job protocol).
-SM_PUBLIC_URL = env_url("SM_PUBLIC_URL", "http://127.0.0.1:8000")
+SM_PUBLIC_URL = env_url("SM_PUBLIC_URL", f"http://127.0.0.1:{PORT}")
 # Root key for envelope encryption: base64 of 32 bytes. Without it a key file is created in
 # DATA_DIR with mode 0600 on first use. SM_ROOT_KEYS_OLD lists retired keys that stay readable
 # while `manage.py rotate_root_key` re-wraps data keys.

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import os
 import tempfile
+from pathlib import Path
 from typing import cast
 
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
-os.environ.setdefault("SM_DATA_DIR", tempfile.mkdtemp(prefix="sm-test-data-"))
+# A throwaway data directory of the test run's own, even when the shell exports SM_DATA_DIR
+# (that directory's instance.env must not leak into the tests). A process the tests start with
+# these settings (a qcluster, a job's supervisor) inherits the run's directory, recognised by
+# its prefix.
+TEST_DATA_PREFIX = "sm-test-data-"
+if not Path(os.environ.get("SM_DATA_DIR", "")).name.startswith(TEST_DATA_PREFIX):
+    os.environ["SM_DATA_DIR"] = tempfile.mkdtemp(prefix=TEST_DATA_PREFIX)
 # A fixed root key keeps tests independent of key-file creation, which has its own tests.
 os.environ.setdefault("SM_ROOT_KEY", "dGVzdC1yb290LWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE=")
 

@@ -61,7 +61,51 @@ def register_job_inspector(inspector: JobInspector) -> None:
 
 
 def inspect_job(env: dict[str, str]) -> tuple[dict[str, Any] | None, list[str]]:
+    """The schema, or the problems; a problem about one variable starts with "NAME: "."""
     return _job_inspectors[0](env) if _job_inspectors else (None, [])
+
+
+@dataclass(frozen=True)
+class JobInspection:
+    """What `inspect_job` says, with each problem attributed to the variable it is about."""
+
+    schema: dict[str, Any] | None
+    by_variable: dict[str, list[str]]  # variable name -> its problems
+    general: list[str]  # problems of the job as a whole (e.g. no required output)
+
+    @property
+    def problems(self) -> list[str]:
+        return [*(p for ps in self.by_variable.values() for p in ps), *self.general]
+
+
+def inspect_job_variables(env: dict[str, str]) -> JobInspection:
+    """`inspect_job`, for forms that show each problem next to its variable."""
+    schema, problems = inspect_job(env)
+    by_variable: dict[str, list[str]] = {}
+    general: list[str] = []
+    names = sorted(env, key=len, reverse=True)  # SMIN_A_B before SMIN_A
+    for problem in problems:
+        name = next((n for n in names if problem.startswith(f"{n}: ")), None)
+        if name is None:
+            general.append(problem)
+        else:
+            by_variable.setdefault(name, []).append(problem)
+    return JobInspection(schema=schema, by_variable=by_variable, general=general)
+
+
+# Where the console shows the secret task that a job run (named after it) serves: secrets_app
+# registers the finder; the run pages ask, never importing it.
+TaskPageFinder = Callable[[list[str]], dict[str, str]]
+_task_page_finders: list[TaskPageFinder] = []
+
+
+def register_task_page_finder(finder: TaskPageFinder) -> None:
+    _task_page_finders[:] = [finder]
+
+
+def task_page_urls(run_names: list[str]) -> dict[str, str]:
+    """Run name -> URL of the page that shows its secret task, for the tasks that exist."""
+    return _task_page_finders[0](run_names) if _task_page_finders and run_names else {}
 
 
 @dataclass(frozen=True)

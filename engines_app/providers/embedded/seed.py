@@ -21,6 +21,10 @@ from engines_app.providers.iam import SECRETS_MANAGER_SERVICE
 
 PROJECT = "credentials-providers"
 REGION = "us-south"
+# A second project that Secrets Manager is NOT authorized on, with a job no configuration uses:
+# a newcomer walks Add configuration on it end to end, through the Authorize prompt.
+PLAYGROUND_PROJECT = "providers-playground"
+PLAYGROUND_JOB = "my-token-provider"
 TOKEN_SERVICE_USERS = ["alice", "bob", "carol", "demo"]
 CE_AUTHORIZATION_ROLES = ("Viewer", "Writer")
 
@@ -65,19 +69,47 @@ def token_service_path() -> str:
     return str(settings.SM_TOKEN_SERVICE_DB)
 
 
-def seed_code_engine(*, actor: Actor) -> Project:
-    project = Project.objects.filter(name=PROJECT, region=REGION).first() or ce.project_create(
-        actor=actor, name=PROJECT, region=REGION
+def _project_ensure(*, actor: Actor, name: str) -> Project:
+    return Project.objects.filter(name=name, region=REGION).first() or ce.project_create(
+        actor=actor, name=name, region=REGION
     )
+
+
+def _job_ensure(*, actor: Actor, project: Project, name: str, spec: SampleJob) -> None:
+    if not Job.objects.filter(project=project, name=name).exists():
+        ce.job_create(
+            actor=actor,
+            project=project,
+            name=name,
+            command=["{python}", "{sample_jobs_dir}/" + spec.script],
+            env=spec.env,
+        )
+
+
+def seed_playground(*, actor: Actor) -> Project:
+    """The project that is not authorized for Secrets Manager, with a free token provider job.
+
+    Its job leaves CE_REMOVE_COMPLETED_JOBS unset, as a new job would: the configuration made on
+    it sets IMMEDIATELY, which the Environment variables tab can then change to 3d.
+    """
+    project = _project_ensure(actor=actor, name=PLAYGROUND_PROJECT)
+    token = next(spec for spec in SAMPLE_JOBS if spec.name == "token-provider")
+    free = SampleJob(
+        name=PLAYGROUND_JOB,
+        script=token.script,
+        env={k: v for k, v in token.env.items() if k != "CE_REMOVE_COMPLETED_JOBS"},
+    )
+    _job_ensure(actor=actor, project=project, name=PLAYGROUND_JOB, spec=free)
+    return project
+
+
+def seed_code_engine(*, actor: Actor) -> Project:
+    """The authorized project with both sample jobs (the demo's configurations use them), and
+    the playground project. Returns the authorized one."""
+    project = _project_ensure(actor=actor, name=PROJECT)
     for spec in SAMPLE_JOBS:
-        if not Job.objects.filter(project=project, name=spec.name).exists():
-            ce.job_create(
-                actor=actor,
-                project=project,
-                name=spec.name,
-                command=["{python}", "{base_dir}/engines_app/sample_jobs/" + spec.script],
-                env=spec.env,
-            )
+        _job_ensure(actor=actor, project=project, name=spec.name, spec=spec)
+    seed_playground(actor=actor)
     from engines_app.sample_jobs import token_service
 
     Path(token_service_path()).parent.mkdir(parents=True, exist_ok=True)

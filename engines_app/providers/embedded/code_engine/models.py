@@ -33,9 +33,11 @@ class Project(models.Model):
 class Job(SealedFields):
     """A job definition. `command` is the argv to run (the equivalent of a container image).
 
-    `{python}`, `{base_dir}` and `{external_dir}` in the command and the variables are replaced
-    at run time by the console's Python interpreter, its source directory and the embedded
-    external services' folder, so shipped sample jobs work from any checkout.
+    `{python}`, `{base_dir}`, `{external_dir}`, `{jobs_dir}` and `{sample_jobs_dir}` in the
+    command and the variables are replaced at run time by the console's Python interpreter, its
+    source directory, the embedded external services' folder, the operator's jobs directory
+    (SM_JOBS_DIR) and the sample jobs' folder, so jobs work from any checkout. What a command
+    may be when people give it: commands.py.
 
     Variables whose names mark them as secret (DB_PASSWORD, ..._TOKEN; see
     services.is_secret_env_name) are sealed, as Code Engine keeps secrets apart from plain

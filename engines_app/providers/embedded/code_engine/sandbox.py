@@ -1,12 +1,12 @@
 """The job sandbox: bubblewrap (`bwrap`) around every job run, and its resource limits.
 
 Jobs are untrusted code. Inside the sandbox a job sees a read-only system (/usr and a few files
-of /etc), the Python it runs with, the sample jobs' folder, its own home directory and the
-embedded external services' folder; a fresh /proc of its own PID namespace, a private /tmp, and
-the host network (it calls back to the console on loopback). It does not see the data
-directory (database, root key, SECRET_KEY file, other runs' logs), the project tree, or any
-other process. When the server runs as root, the job runs as SM_JOB_UID (nobody) with no
-capabilities, so the limit on processes applies to it too.
+of /etc), the Python it runs with, the sample jobs' folder and the operator's jobs directory
+(SM_JOBS_DIR), its own home directory and the embedded external services' folder; a fresh /proc
+of its own PID namespace, a private /tmp, and the host network (it calls back to the console on
+loopback). It does not see the data directory (database, root key, SECRET_KEY file, other runs'
+logs), the project tree, or any other process. When the server runs as root, the job runs as
+SM_JOB_UID (nobody) with no capabilities, so the limit on processes applies to it too.
 
 SM_JOB_SANDBOX chooses what happens where bubblewrap cannot run: `auto` (the default) runs jobs
 without a sandbox and says so on the Code Engine pages, in `manage.py check` and in the log;
@@ -180,6 +180,27 @@ def _python_paths() -> list[str]:
     return sorted(p for p in paths if not p.startswith("/usr/"))
 
 
+def jobs_dir_problem() -> str:
+    """Why SM_JOBS_DIR cannot be shown to jobs, or "": it must not hold what they may not see."""
+    jobs = Path(os.path.realpath(settings.SM_JOBS_DIR))
+    hidden = {
+        "the data directory": Path(settings.DATA_DIR),
+        "the project tree": Path(settings.BASE_DIR),
+        "the job runs' folder": Path(settings.JOB_LOG_DIR),
+    }
+    for label, path in hidden.items():
+        real = Path(os.path.realpath(path))
+        if real == jobs or jobs in real.parents:
+            return f"SM_JOBS_DIR ({jobs}) contains {label}, which jobs must never see."
+        if label == "the job runs' folder" and real in jobs.parents:
+            return f"SM_JOBS_DIR ({jobs}) lies inside {label}, which holds other runs' logs."
+    return ""
+
+
+def _jobs_dir() -> tuple[str, ...]:
+    return () if jobs_dir_problem() else (str(settings.SM_JOBS_DIR),)
+
+
 def run_plan(status: SandboxStatus) -> RunPlan:
     return RunPlan(
         sandboxed=status.sandboxed,
@@ -189,7 +210,7 @@ def run_plan(status: SandboxStatus) -> RunPlan:
         memory_bytes=int(settings.SM_JOB_MEMORY_MB) * 1024 * 1024,
         max_processes=int(settings.SM_JOB_MAX_PROCESSES),
         max_file_bytes=int(settings.SM_JOB_MAX_FILE_MB) * 1024 * 1024,
-        ro_paths=(*_python_paths(), str(settings.SM_SAMPLE_JOBS_DIR)),
+        ro_paths=(*_python_paths(), str(settings.SM_SAMPLE_JOBS_DIR), *_jobs_dir()),
         rw_paths=(str(settings.SM_EXTERNAL_DIR),),
     )
 

@@ -26,10 +26,10 @@ from django.utils import timezone
 
 from console import crypto
 from console.audit import audit_record
-from console.errors import NotFoundError, ServiceError
+from console.errors import AccessDeniedError, NotFoundError, ServiceError
 from console.identity import Actor
 from engines_app.providers.code_engine import RunOutcome
-from engines_app.providers.embedded.code_engine import sandbox
+from engines_app.providers.embedded.code_engine import commands, sandbox
 from engines_app.providers.embedded.code_engine.models import (
     FINISHED_RUN_STATUSES,
     Job,
@@ -38,6 +38,7 @@ from engines_app.providers.embedded.code_engine.models import (
     RunStatus,
 )
 from engines_app.providers.embedded.code_engine.sandbox import RunPlan
+from engines_app.providers.iam import get_iam
 from engines_app.regions import REGIONS
 
 JOB_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -45,6 +46,8 @@ LOG_LIMIT = 64 * 1024
 KILL_GRACE_SECONDS = 5
 SUPERVISOR_GRACE_SECONDS = 60
 RETENTION_RE = re.compile(r"^(\d+)([mhd])$")
+RETENTION_MAX = timedelta(days=365)
+MANAGE_ACTION = "code_engine.manage"
 SECRET_ENV_SUFFIXES = ("APIKEY", "API_KEY", "PASSWORD", "TOKEN", "SECRET")
 SEALED_COLUMNS = ("sealed_key_id", "sealed_wrapped_key", "sealed_ciphertext")
 
@@ -62,29 +65,38 @@ def is_secret_env_name(name: str) -> bool:
     return any(upper == s or upper.endswith("_" + s) for s in SECRET_ENV_SUFFIXES)
 
 
-def _placeholders(value: str) -> str:
-    # There is deliberately no placeholder for the data directory: jobs never see it.
-    return (
-        value.replace("{python}", sys.executable)
-        .replace("{base_dir}", str(settings.BASE_DIR))
-        .replace("{external_dir}", str(settings.SM_EXTERNAL_DIR))
-    )
+_placeholders = commands.expand
+
+
+def authorize_manage(actor: Actor) -> None:
+    """Projects and jobs are changed by Managers of the instance only: a job runs commands on
+    this host (the console pages check the same rule first, through providers.access)."""
+    iam = get_iam()
+    if not iam.is_allowed(iam.principal_for_actor(actor), MANAGE_ACTION, secret_group_id=None):
+        raise AccessDeniedError(
+            f"{actor.name} may not change Code Engine projects and jobs: that needs the Manager "
+            "role on this instance, because a job runs commands on this host."
+        )
 
 
 # ---------------------------------------------------------------------------------------------
-# Projects and jobs
+# Projects and jobs. Commands that people give go through definitions.py (the command policy);
+# job_create takes the command as it is, for the demo seed and tests, whose commands are code.
 
 
 @transaction.atomic
 def project_create(*, actor: Actor, name: str, region: str) -> Project:
+    authorize_manage(actor)
+    name = (name or "").strip()
+    errors: dict[str, str] = {}
     if region not in REGIONS:
-        raise ValidationError(
-            {"region": f"Unknown region {region!r}; use one of {', '.join(REGIONS)}."}
-        )
-    if not name or len(name) > 128:
-        raise ValidationError({"name": "A project name is 1 to 128 characters long."})
-    if Project.objects.filter(region=region, name=name).exists():
-        raise ValidationError({"name": f"A project named {name!r} already exists in {region}."})
+        errors["region"] = f"Unknown region {region!r}; use one of {', '.join(REGIONS)}."
+    if not name or len(name) > 128 or not name.isprintable():
+        errors["name"] = "A project name is 1 to 128 printable characters long."
+    elif Project.objects.filter(region=region, name=name).exists():
+        errors["name"] = f"A project named {name!r} already exists in {region}."
+    if errors:
+        raise ValidationError(errors)
     project = Project.objects.create(name=name, region=region, created_by=actor.iam_id)
     audit_record(
         actor=actor,
@@ -112,7 +124,7 @@ def _sealed_env(job: Job) -> dict[str, str]:
     return dict(json.loads(crypto.open_sealed(sealed, context=job.seal_context())))
 
 
-def _store_env(job: Job, env: dict[str, str]) -> None:
+def store_env(job: Job, env: dict[str, str]) -> None:
     """Split variables into plain ones (`env`) and sealed secret ones; the caller saves."""
     plain = {k: v for k, v in env.items() if not is_secret_env_name(k)}
     secret = {k: v for k, v in env.items() if is_secret_env_name(k)}
@@ -146,8 +158,9 @@ def job_create(
         raise ValidationError({"command": "The command is a non-empty list of arguments."})
     if Job.objects.filter(project=project, name=name).exists():
         raise ValidationError({"name": f"Project {project.name} already has a job named {name!r}."})
+    authorize_manage(actor)
     job = Job.objects.create(project=project, name=name, command=list(command))
-    _store_env(job, _clean_env(env))  # sealing binds the value to the row, so after create
+    store_env(job, _clean_env(env))  # sealing binds the value to the row, so after create
     job.save(update_fields=["env", "secret_names", *SEALED_COLUMNS])
     audit_record(
         actor=actor,
@@ -179,7 +192,7 @@ def job_get(*, project_id: str, job_name: str, region: str | None = None) -> Job
 @transaction.atomic
 def job_set_env(*, actor: Actor, project_id: str, job_name: str, env: dict[str, str]) -> Job:
     job = job_get(project_id=project_id, job_name=job_name)
-    _store_env(job, {**job_runtime_env(job), **_clean_env(env)})
+    store_env(job, {**job_runtime_env(job), **_clean_env(env)})
     job.save(update_fields=["env", "secret_names", *SEALED_COLUMNS, "updated_at"])
     audit_record(
         actor=actor,
@@ -206,6 +219,7 @@ SUPERVISOR_SETTINGS = (
     "DATABASE_URL",
     "REDIS_URL",
     "SM_PUBLIC_URL",
+    "SM_JOBS_DIR",  # {jobs_dir} in a job's command
     "SM_ACCOUNT_ID",
     "SM_REGION",
     "SM_INSTANCE_ID",
@@ -225,7 +239,10 @@ def retention(job_env: dict[str, str], ended_at: datetime) -> datetime:
     if not match:
         return ended_at
     amount, unit = int(match.group(1)), match.group(2)
-    return ended_at + timedelta(**{{"m": "minutes", "h": "hours", "d": "days"}[unit]: amount})
+    if amount > RETENTION_MAX.total_seconds():  # no timedelta overflow, whatever the unit
+        return ended_at + RETENTION_MAX
+    kept = timedelta(**{{"m": "minutes", "h": "hours", "d": "days"}[unit]: amount})
+    return ended_at + min(kept, RETENTION_MAX)
 
 
 def job_run_start(
@@ -417,7 +434,9 @@ def job_run_supervise(*, run_pk: int, run_env: dict[str, str], plan: RunPlan) ->
         status = RunStatus.TIMED_OUT
     else:
         status = RunStatus.SUCCEEDED if exit_code == 0 else RunStatus.FAILED
-    remove_after = retention(run.job.env, ended)
+    # The job's setting as it is now: a Deploy while the run went on applies to it too.
+    job_env = Job.objects.filter(pk=run.job_id).values_list("env", flat=True).first() or {}
+    remove_after = retention(job_env, ended)
     JobRun.objects.filter(pk=run.pk).update(
         status=status,
         exit_code=exit_code,
@@ -436,7 +455,7 @@ def job_run_supervise(*, run_pk: int, run_env: dict[str, str], plan: RunPlan) ->
         timed_out=timed_out,
         timeout_seconds=run.timeout_seconds,
         logs_kept=remove_after > ended,
-        retention_setting=str(run.job.env.get("CE_REMOVE_COMPLETED_JOBS", "IMMEDIATELY")),
+        retention_setting=str(job_env.get("CE_REMOVE_COMPLETED_JOBS", "IMMEDIATELY")),
     )
 
 
