@@ -199,10 +199,18 @@ def parse_ttl(value: str | None, *, secret_type: str, field: str = "ttl") -> int
     if seconds == 0 and secret_type == "service_credentials":
         return None  # 0 means "no expiry" for service credentials
     if not minimum <= seconds <= maximum:
+        if seconds == 0:
+            given = (
+                "this type of secret always needs a lease, so 0 is not allowed"
+                if required
+                else "leave it empty for credentials that do not expire"
+            )
+        else:
+            given = f"{value} is {human_duration(seconds)}"
         raise _fail(
             field,
             f"The lease duration must be between {human_duration(minimum)} and "
-            f"{human_duration(maximum)}; {value} is {human_duration(seconds)}.",
+            f"{human_duration(maximum)}; {given}.",
         )
     return seconds
 

@@ -32,6 +32,9 @@ from console.wizards import (
     wizard_for,
 )
 
+# What gets the keyboard focus when a step is shown (see render_step).
+HEADING, INVALID = "heading", "invalid"
+
 
 def get_wizard(kind: str) -> Wizard:
     wizard = wizard_for(kind)
@@ -44,11 +47,15 @@ def step_url(wizard: Wizard, draft: Draft, step: Step) -> str:
     return reverse("wizard-step", args=[wizard.kind, draft.id, step.name])
 
 
-@require_POST
-def wizard_start(request: AuthedRequest, kind: str) -> HttpResponse:
-    wizard = get_wizard(kind)
+def start(request: AuthedRequest, wizard: Wizard) -> HttpResponse:
+    """Start a new draft of `wizard` and go to its first step."""
     draft = draft_start(owner=request.user, wizard=wizard)
     return finish(request, step_url(wizard, draft, wizard.applicable(draft)[0]))
+
+
+@require_POST
+def wizard_start(request: AuthedRequest, kind: str) -> HttpResponse:
+    return start(request, get_wizard(kind))
 
 
 def _progress(wizard: Wizard, draft: Draft, current: Step) -> list[dict[str, Any]]:
@@ -77,8 +84,17 @@ def render_step(
     form: WizardForm,
     *,
     status: int = 200,
+    focus: str = HEADING,
 ) -> HttpResponse:
+    """Render a step. `focus` says what gets the keyboard focus: the step heading (a new step),
+    a field of the form (after an in-context action), or the errors (INVALID; any bound form
+    with errors). It becomes `autofocus` in the page, which htmx honours after a swap too."""
     previous, following = wizard.neighbours(step, draft)
+    if form.is_bound and form.errors:
+        focus = INVALID
+    elif focus in form.fields:
+        form.fields[focus].widget.attrs["autofocus"] = True
+    applicable = wizard.applicable(draft)
     context = {
         "wizard": wizard,
         "draft": draft,
@@ -89,6 +105,10 @@ def render_step(
         "is_last": following is None,
         "submit_label": step.submit_label or (wizard.submit_label if following is None else "Next"),
         "step_url": step_url(wizard, draft, step),
+        "focus": focus,
+        "error_summary": True,  # the frame lists the errors first (_partials/error_summary.html)
+        "step_number": applicable.index(step) + 1 if step in applicable else None,
+        "step_count": len(applicable),
         **(form.extra_context() if hasattr(form, "extra_context") else {}),
     }
     template = "wizards/frame.html#wizard-frame" if request.htmx else "wizards/frame.html"
@@ -151,8 +171,14 @@ def wizard_step(request: AuthedRequest, kind: str, draft_id: UUID, step: str) ->
         if current not in wizard.applicable(draft):
             # The action resolved what this step was for (e.g. Authorize): move on.
             return _advance(request, wizard, draft, _next_open_step(wizard, draft))
+        fresh = build_form(current, draft, request.user)
         return render_step(
-            request, wizard, draft, current, build_form(current, draft, request.user)
+            request,
+            wizard,
+            draft,
+            current,
+            fresh,
+            focus=_action_focus(request, current, action, fresh),
         )
     if not form.is_valid():
         return render_step(request, wizard, draft, current, form, status=422)
@@ -177,6 +203,17 @@ def wizard_step(request: AuthedRequest, kind: str, draft_id: UUID, step: str) ->
     if following is None:
         return _finish(request, wizard, draft, current, form)
     return _advance(request, wizard, draft, following)
+
+
+def _action_focus(request: AuthedRequest, step: Step, action: str, form: WizardForm) -> str:
+    """Where the focus goes after an action: back on the field whose change posted it (a
+    dependent select, with htmx), else the field the action filled in, else the heading."""
+    trigger = request.htmx.trigger if request.htmx else None
+    if trigger:
+        for name in form.fields:
+            if form[name].auto_id == trigger:
+                return name
+    return step.action_focus.get(action, HEADING)
 
 
 def _next_open_step(wizard: Wizard, draft: Draft) -> Step:

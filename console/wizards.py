@@ -78,6 +78,9 @@ class Step:
     # step's form is valid, and returns the raw values to keep for the step (None: the form's).
     # It may raise ValidationError or ServiceError. Forms stay pure: the doing lives here.
     perform: StepPerform | None = None
+    # The field that gets the keyboard focus after an action succeeds, usually the one it filled
+    # in (Create group → the group select). Without an entry the step heading gets it.
+    action_focus: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

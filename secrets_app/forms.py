@@ -172,3 +172,35 @@ class ConfigTestForm(forms.Form):
                 continue
             values[decl.name] = value == "true" if decl.type == "boolean" else value
         return values
+
+
+class SecretTypeForm(forms.Form):
+    """Add a secret: the type tile that was chosen. `unavailable` maps a type to why it cannot
+    be used yet (no configuration, no engine, no instance)."""
+
+    secret_type = forms.ChoiceField(
+        label="Type of secret",
+        choices=[
+            (SecretType.CUSTOM_CREDENTIALS, "Custom credentials"),
+            (SecretType.IAM_CREDENTIALS, "IAM credentials"),
+            (SecretType.SERVICE_CREDENTIALS, "Service credentials"),
+            (SecretType.ARBITRARY, "Arbitrary"),
+        ],
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose the type of secret to add, then click Next.",
+            "invalid_choice": "Choose one of the types of secret listed.",
+        },
+    )
+
+    def __init__(self, *args: Any, unavailable: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.unavailable = unavailable
+
+    def clean_secret_type(self) -> str:
+        kind: str = self.cleaned_data["secret_type"]
+        if kind in self.unavailable:
+            raise ValidationError(
+                f"{SecretType(kind).label} secrets are unavailable: {self.unavailable[kind]}"
+            )
+        return kind

@@ -418,6 +418,7 @@ def build_wizard(*, key_step: Step) -> Wizard:
                 JobForm,
                 "wizards/engines/job.html",
                 actions={"show-schema": show_schema_action},
+                action_focus={"show-schema": "job"},
             ),
             Step(
                 "authorize",

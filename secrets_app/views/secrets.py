@@ -2,29 +2,38 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseStopPolling
 
 from console.htmx import render_page_or_partial
 from console.http import AuthedRequest
+from console.validation import human_duration
+from console.wizard_views import get_wizard
+from console.wizard_views import start as start_wizard
 from engines_app.models import ConfigType, Configuration
 from engines_app.providers.resource_controller import get_resource_controller
-from secrets_app.forms import PAGE_SIZE, SecretFilterForm
-from secrets_app.models import Secret, SecretGroup, SecretState, TaskStatus
+from secrets_app.forms import PAGE_SIZE, SecretFilterForm, SecretTypeForm
+from secrets_app.models import Secret, SecretGroup, SecretState, SecretType, TaskStatus
 from secrets_app.permissions import (
     get_secret_for_user,
     readable_group_ids,
     writable_groups,
 )
 from secrets_app.selectors import DEFAULT_SECRET_SORT, secret_table
+
+TASKS_SHOWN = 100  # the task history a secret keeps (DESIGN.md)
 
 # ---------------------------------------------------------------------------------------------
 # Secrets table
@@ -115,51 +124,153 @@ def _columns(filter_query: str, sort: str) -> list[dict[str, str | None]]:
 # One secret
 
 
-@require_GET
-def secret_add(request: AuthedRequest) -> HttpResponse:
-    """The type tiles. A type that cannot be used yet says why and links to what fixes it."""
+@dataclass(frozen=True)
+class TypeTile:
+    """One tile of Add a secret: a type, and why it cannot be used yet (if it cannot)."""
+
+    kind: str
+    title: str
+    description: str
+    problem: str = ""  # empty when the type can be used
+    fix_url: str = ""
+    fix_label: str = ""
+
+
+def _type_tiles() -> list[TypeTile]:
+    """The four types, in the docs' order. A type that cannot be used says why and links to what
+    fixes it."""
     iam_engine = Configuration.objects.filter(config_type=ConfigType.IAM_CREDENTIALS).first()
-    custom_count = Configuration.objects.filter(config_type=ConfigType.CUSTOM_CREDENTIALS).count()
+    custom_ready = Configuration.objects.filter(config_type=ConfigType.CUSTOM_CREDENTIALS).exists()
+    engines = reverse("engines:index")
+    iam_state = "disabled" if iam_engine is not None else "not configured"
+    return [
+        TypeTile(
+            SecretType.CUSTOM_CREDENTIALS,
+            "Custom credentials",
+            "Credentials for a third-party system, created by your credentials provider job in "
+            "Code Engine.",
+            *(
+                ()
+                if custom_ready
+                else (
+                    "there is no custom credentials configuration yet.",
+                    f"{engines}?tab=custom",
+                    "Add a configuration first",
+                )
+            ),
+        ),
+        TypeTile(
+            SecretType.IAM_CREDENTIALS,
+            "IAM credentials",
+            "A service ID and an API key, generated for you and revoked when the lease ends.",
+            *(
+                ()
+                if iam_engine is not None and not iam_engine.disabled
+                else (
+                    f"the IAM credentials engine is {iam_state}.",
+                    f"{engines}?tab=iam",
+                    "Configure the IAM credentials engine",
+                )
+            ),
+        ),
+        TypeTile(
+            SecretType.SERVICE_CREDENTIALS,
+            "Service credentials",
+            "Credentials for an IBM Cloud service instance, such as Cloud Object Storage or a "
+            "database.",
+            *(
+                ()
+                if get_resource_controller().list_instances()
+                else (
+                    "there is no service instance yet.",
+                    reverse("resource_controller:instance-list"),
+                    "See service instances",
+                )
+            ),
+        ),
+        TypeTile(
+            SecretType.ARBITRARY,
+            "Arbitrary",
+            "Any value you provide: a token, a password, a file's contents.",
+        ),
+    ]
+
+
+@require_http_methods(["GET", "POST"])
+def secret_add(request: AuthedRequest) -> HttpResponse:
+    """The type tiles: one radio group and one Next, which starts the chosen type's wizard."""
+    can_write = writable_groups(request.user).exists()
+    tiles = _type_tiles()
+    unavailable = {t.kind: t.problem for t in tiles if t.problem}
+    status = 200
+    if request.method == "POST":
+        if not can_write:
+            raise PermissionDenied(
+                "You need the Writer role on a secret group to add secrets to it."
+            )
+        form = SecretTypeForm(request.POST, unavailable=unavailable)
+        if form.is_valid():
+            return start_wizard(request, get_wizard(form.cleaned_data["secret_type"]))
+        status = 422
+    else:
+        form = SecretTypeForm(unavailable=unavailable)
+    chosen = form["secret_type"].value()
     context = {
-        "can_write": writable_groups(request.user).exists(),
-        "iam_ready": iam_engine is not None and not iam_engine.disabled,
-        "iam_disabled": iam_engine is not None and iam_engine.disabled,
-        "custom_ready": custom_count > 0,
-        "service_ready": bool(get_resource_controller().list_instances()),
+        "can_write": can_write,
+        "form": form,
+        "tiles": tiles,
+        "chosen": chosen,
+        "focus": "invalid" if form.errors else "",
+        "error_summary": True,
     }
-    return render(request, "secrets/add.html", context)
+    return render(request, "secrets/add.html", context, status=status)
 
 
-def _status_context(request: AuthedRequest, secret_id: str) -> dict[str, object]:
+def _status_context(request: AuthedRequest, secret_id: str) -> dict[str, Any]:
+    """What the live part of a secret's page shows: everything that its tasks change."""
     secret = get_secret_for_user(request.user, secret_id)
-    latest = secret.tasks.order_by("-creation_date").first()
+    tasks = list(secret.tasks.order_by("-creation_date")[:TASKS_SHOWN])
+    latest = tasks[0] if tasks else None
     pending = secret.state == SecretState.PRE_ACTIVATION and (
         latest is None or latest.status in {TaskStatus.QUEUED, TaskStatus.PROCESSING}
     )
-    return {"secret": secret, "latest_task": latest, "pending": pending}
+    versions = list(secret.versions.order_by("-serial"))
+    for version in versions:
+        version.metadata_json = _json(version.version_custom_metadata, indent=None)  # type: ignore[attr-defined]
+    return {
+        "secret": secret,
+        "latest_task": latest,
+        "pending": pending,
+        "tasks": tasks,
+        "versions": versions,
+        "metadata_json": _json(secret.custom_metadata, indent=2),
+        "lease": human_duration(secret.ttl_seconds) if secret.ttl_seconds else "",
+    }
+
+
+def _json(value: Any, *, indent: int | None) -> str:
+    """Metadata as JSON (the page escapes it), or "" when there is none."""
+    return json.dumps(value, indent=indent, ensure_ascii=False, sort_keys=True) if value else ""
 
 
 @never_cache
 @require_GET
 def secret_detail(request: AuthedRequest, secret_id: str) -> HttpResponse:
     """Not cached: versions, tasks and their errors stay off shared and browser caches."""
-    context = _status_context(request, secret_id)
-    secret = context["secret"]
-    context["versions"] = secret.versions.order_by("-serial")  # type: ignore[attr-defined]
-    context["tasks"] = secret.tasks.order_by("-creation_date")[:100]  # type: ignore[attr-defined]
-    return render(request, "secrets/detail.html", context)
+    return render(request, "secrets/detail.html", _status_context(request, secret_id))
 
 
 @never_cache
 @require_GET
 @vary_on_headers("HX-Request")
 def secret_status(request: AuthedRequest, secret_id: str) -> HttpResponse:
-    """The status fragment; htmx polls it until the secret leaves pre-activation or its task fails.
+    """The live part of the page (state, details, versions, tasks); htmx polls it every second
+    until the secret leaves pre-activation or its task fails, then a 286 stops the polling.
 
-    Not cached, like the page it belongs to.
+    Not cached, like the page it belongs to. It shows no secret value: it can be fetched again.
     """
     context = _status_context(request, secret_id)
-    response = render(request, "secrets/detail.html#secret-status", context)
+    response = render(request, "secrets/detail.html#secret-live", context)
     if not context["pending"]:
         stop = HttpResponseStopPolling(response.content)
         stop["Vary"] = "HX-Request"

@@ -11,6 +11,7 @@ from datetime import UTC
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 
@@ -118,6 +119,7 @@ def finish(
         payload=form.cleaned_data["payload"],
         expiration_date=cleaned["expiration"].get("expiration_date"),
     )
+    messages.success(request, f"Arbitrary secret {secret.name} is added.")
     return secret_url(secret)
 
 
@@ -131,6 +133,7 @@ WIZARD = Wizard(
             DetailsForm.for_type(SecretType.ARBITRARY),
             "wizards/secrets/details.html",
             actions={"create-group": create_group_action},
+            action_focus={"create-group": "secret_group"},
         ),
         Step("expiration", "Expiration", ExpirationForm, "wizards/secrets/expiration.html"),
         Step("review", "Review", ValueReviewForm, "wizards/secrets/arbitrary_review.html"),

@@ -88,6 +88,12 @@ class DetailsForm(WizardForm):
         ]
         self.can_create_group = can_manage_groups(self.user, "add")
 
+    @property
+    def selected_group(self) -> SecretGroup | None:
+        """The group the select shows (the one just created in context, for example)."""
+        value = self["secret_group"].value()
+        return next((g for g in self.groups if g.pk == value), None)
+
     @classmethod
     def for_type(cls, secret_type: str) -> type[DetailsForm]:
         return type(
@@ -189,6 +195,47 @@ def create_group_action(form: WizardForm) -> dict[str, list[str]]:
 
 ROTATION_UNITS = [("day", "days"), ("month", "months"), ("hour", "hours")]
 
+# One vocabulary for every lease: "lease duration", "from <min> to <max>", "do not expire".
+TTL_FORMAT = "Enter seconds, or a number followed by s, m, h or d: for example 30m, 24h or 90d."
+_LEASE_CONSEQUENCE: dict[str, str] = {
+    SecretType.IAM_CREDENTIALS: "When the lease ends, the API key is revoked.",
+    SecretType.SERVICE_CREDENTIALS: (
+        "Leave it empty, or enter 0, for credentials that do not expire. A change applies at "
+        "the next rotation."
+    ),
+    SecretType.CUSTOM_CREDENTIALS: (
+        "Leave it empty for credentials that do not expire. A change applies from the next version."
+    ),
+}
+_ROTATION_EFFECT: dict[str, str] = {
+    SecretType.IAM_CREDENTIALS: "Each rotation creates a new API key.",
+    SecretType.SERVICE_CREDENTIALS: "Each rotation creates a new resource key.",
+    SecretType.CUSTOM_CREDENTIALS: "Each rotation runs the job again to create new credentials.",
+}
+
+
+def lease_range(secret_type: str) -> str:
+    minimum, maximum, _ = validation.TTL_RANGES[secret_type]
+    return f"from {validation.human_duration(minimum)} to {validation.human_duration(maximum)}"
+
+
+def lease_help(secret_type: str) -> str:
+    """The lease duration's help text, in the same words for every type (sm-api.md §4.6)."""
+    required = validation.TTL_RANGES[secret_type][2]
+    return (
+        f"{'Required' if required else 'Optional'}: {lease_range(secret_type)}. {TTL_FORMAT} "
+        f"{_LEASE_CONSEQUENCE.get(secret_type, '')}"
+    ).strip()
+
+
+def rotation_help(secret_type: str) -> str:
+    """The rotation interval's limits (sm-api.md §4.5), in the same words for every type."""
+    minimum, _ = validation.ROTATION_RANGES[secret_type]
+    return (
+        f"The interval is from {validation.human_duration(minimum)} to 3 months, and never "
+        f"longer than the lease duration. {_ROTATION_EFFECT.get(secret_type, '')}"
+    ).strip()
+
 
 class LeaseRotationForm(WizardForm):
     """Lease duration (ttl) and automatic rotation, with the type's limits."""
@@ -198,7 +245,6 @@ class LeaseRotationForm(WizardForm):
         required=False,
         max_length=10,
         label="Lease duration (TTL)",
-        help_text="Seconds, or a number with s, m, h or d — e.g. 30m, 24h, 90d.",
     )
     auto_rotate = forms.BooleanField(required=False, label="Rotate automatically")
     interval = forms.IntegerField(required=False, min_value=1, label="Rotation interval")
@@ -209,6 +255,11 @@ class LeaseRotationForm(WizardForm):
         return type(
             f"{secret_type.title().replace('_', '')}LeaseForm", (cls,), {"secret_type": secret_type}
         )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["ttl"].help_text = lease_help(self.secret_type)
+        self.fields["interval"].help_text = rotation_help(self.secret_type)
 
     def rotation_allowed(self) -> tuple[bool, str]:
         return True, ""
@@ -299,7 +350,7 @@ def lease_rows(cleaned: dict[str, Any]) -> list[tuple[str, str]]:
             "Lease duration",
             validation.human_duration(cleaned["ttl_seconds"])
             if cleaned.get("ttl_seconds")
-            else "none",
+            else "none: the credentials do not expire",
         ),
         (
             "Automatic rotation",

@@ -23,9 +23,7 @@ from engines_app.wizards.base import (
 from secrets_app.models import Secret, SecretGroup, SecretType
 from secrets_app.permissions import principal_of, require_secret_create, writable_groups
 from secrets_app.services.iam_credentials import iam_credentials_secret_create
-from secrets_app.wizards.common import (
-    ROTATION_UNITS,
-)
+from secrets_app.wizards.common import ROTATION_UNITS, lease_range
 
 # ---------------------------------------------------------------------------------------------
 # 4. IAM credentials
@@ -81,7 +79,7 @@ class IamCredentialsForm(ManagerStepForm):
         required=False,
         max_length=10,
         initial="90d",
-        help_text="1 minute to 90 days, e.g. 30d.",
+        help_text=f"Required: {lease_range(SecretType.IAM_CREDENTIALS)}, for example 30d.",
     )
     newiam_reuse = forms.BooleanField(
         label="Reuse IAM credentials until lease expires",
@@ -231,4 +229,5 @@ KEY_STEP = Step(
     IamCredentialsForm,
     "wizards/engines/iam.html",
     actions={"create-iam-secret": create_iam_secret_action},
+    action_focus={"create-iam-secret": "api_key_ref"},
 )

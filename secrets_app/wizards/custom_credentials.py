@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.forms.boundfield import BoundField
@@ -377,6 +378,11 @@ def finish(
         ttl=lease.get("ttl") or None,
         rotation=lease.get("rotation"),
     )
+    messages.success(
+        request,
+        f"Custom credentials secret {secret.name} is added. It stays in Pre-activation until "
+        "the credentials provider job has created the credentials; this page follows it.",
+    )
     return secret_url(secret)
 
 
@@ -390,6 +396,7 @@ WIZARD = Wizard(
             DetailsForm.for_type(SECRET_TYPE),
             "wizards/secrets/details.html",
             actions={"create-group": create_group_action},
+            action_focus={"create-group": "secret_group"},
         ),
         Step(
             "configuration",

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
@@ -43,6 +44,7 @@ ROTATION_NEEDS_REUSE = (
     "Secrets can be automatically rotated only if the reuse IAM credentials option is selected."
 )
 CURRENT, SPECIFIC = "current", "specific"
+KIND = "iam_credentials"
 
 
 class IamLeaseForm(LeaseRotationForm):
@@ -53,10 +55,6 @@ class IamLeaseForm(LeaseRotationForm):
         required=False,  # required by validation.parse_ttl for this type, with its own message
         max_length=10,
         label="Lease duration (TTL)",
-        help_text=(
-            "Minimum duration is 1 minute. Maximum is 90 days. Seconds, or a number with s, m, h "
-            "or d: e.g. 30m, 24h, 90d. The API key is revoked when the lease ends."
-        ),
     )
     reuse_api_key = forms.BooleanField(
         required=False,
@@ -66,6 +64,24 @@ class IamLeaseForm(LeaseRotationForm):
             "Off: the credentials are single-use, and manual rotation is not supported."
         ),
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["ttl"].widget.attrs["aria-required"] = "true"
+        # With htmx, turning reuse on or off shows the rotation settings again at once; only
+        # that fieldset is swapped, so the toggle keeps the focus and the ttl keeps its value.
+        self.fields["reuse_api_key"].widget.attrs.update(
+            {
+                "role": "switch",
+                "hx-post": reverse("wizard-step", args=[KIND, self.draft.id, "lease"]),
+                "hx-trigger": "change",
+                "hx-vals": json.dumps({"wizard_action": "refresh"}),
+                "hx-target": "#rotation",
+                "hx-select": "#rotation",
+                "hx-swap": "outerHTML",
+                "hx-disabled-elt": "#wizard-frame .form-actions button[type=submit]",
+            }
+        )
 
     def rotation_allowed(self) -> tuple[bool, str]:
         if self.cleaned_data.get("reuse_api_key"):
@@ -156,6 +172,8 @@ class AssignAccessForm(WizardForm):
         required=False,
         label="Access groups",
         widget=forms.CheckboxSelectMultiple,
+        help_text="Up to 10. Assign access policies to the access groups, not to the generated "
+        "service ID.",
         error_messages={
             "invalid_choice": (
                 "Access group %(value)s cannot be assigned: it does not exist any more, or it "
@@ -345,11 +363,16 @@ def finish(
         account_id=source.get("account_id"),
         rotation=lease.get("rotation"),
     )
+    messages.success(
+        request,
+        f"IAM credentials secret {secret.name} is added, with its API key "
+        f"{api_key_name(secret.name)}.",
+    )
     return secret_url(secret)
 
 
 WIZARD = Wizard(
-    kind="iam_credentials",
+    kind=KIND,
     title="Add IAM credentials",
     steps=(
         Step(
@@ -358,6 +381,7 @@ WIZARD = Wizard(
             DetailsForm.for_type(SecretType.IAM_CREDENTIALS),
             "wizards/secrets/details.html",
             actions={"create-group": create_group_action},
+            action_focus={"create-group": "secret_group"},
         ),
         Step(
             "lease",
@@ -365,6 +389,7 @@ WIZARD = Wizard(
             IamLeaseForm,
             "wizards/secrets/iam_lease.html",
             actions={"refresh": refresh_lease_action},
+            action_focus={"refresh": "reuse_api_key"},
         ),
         Step("source", "Source account", SourceAccountForm, "wizards/secrets/iam_source.html"),
         Step("access", "Assign access", AssignAccessForm, "wizards/secrets/iam_access.html"),

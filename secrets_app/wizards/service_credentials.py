@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
@@ -125,12 +126,19 @@ class InstanceForm(WizardForm):
         else:
             placeholder = "No service instance yet: enter a CRN"
         self.fields["instance"].widget.choices = [("", placeholder), *groups]
-        # With JavaScript, choosing a service narrows the instance list at once.
+        count = sum(len(members) for _, members in groups)
+        self.instance_summary = (
+            f"Service instance list updated: {count} instance{'s' if count != 1 else ''}"
+            f"{' of ' + self.selected_service.label if self.selected_service else ''}."
+        )
+        # With JavaScript, choosing a service narrows the instance list at once. Only the list is
+        # swapped: the service select keeps the focus, and a CRN typed meanwhile is kept.
         self.fields["service"].widget.attrs.update(
             {
                 "hx-post": _step_url(self.draft, "instance"),
                 "hx-trigger": "change",
-                "hx-target": "#wizard-frame",
+                "hx-target": "#instance-choice",
+                "hx-select": "#instance-choice",
                 "hx-swap": "outerHTML",
                 "hx-vals": json.dumps({"wizard_action": "pick-service"}),
                 # The frame's own hx-disabled-elt is relative to the form, not to this select.
@@ -230,12 +238,26 @@ def pick_service_action(form: WizardForm) -> dict[str, list[str]]:
 
 
 class AuthorizeForm(WizardForm):
-    """Confirms the Key Manager authorization; `grant_authorization` then creates it.
+    """The role to grant (Key Manager, preselected); `grant_authorization` then creates it.
 
-    The confirmation is the posted `authorize` value; it never reaches the draft, so checking
-    the step again from the draft (at finish) reports a missing authorization instead of
+    Key Manager is the one role of a service-to-service authorization that lets Secrets Manager
+    create and delete resource keys, so it is the only choice offered, visibly, as the docs'
+    "click Authorize and select Key Manager" has it. The choice never reaches the draft, so
+    checking the step again from the draft (at finish) reports a missing authorization instead of
     creating one.
     """
+
+    authorize = forms.ChoiceField(
+        required=False,  # clean() explains a missing choice in the words of the docs
+        label="Role to grant",
+        choices=[(KEY_MANAGER, KEY_MANAGER)],
+        initial=KEY_MANAGER,
+        widget=forms.RadioSelect,
+        help_text=(
+            "Key Manager lets Secrets Manager create and delete service credentials (resource "
+            "keys) on this instance; it is the role this authorization needs."
+        ),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -250,11 +272,14 @@ class AuthorizeForm(WizardForm):
             raise ValidationError("Choose a service instance first (step Service instance).")
         if instance_authorized(self.instance):
             return cleaned
-        if self.data.get("authorize") != KEY_MANAGER:
-            raise ValidationError(
-                f"Secrets Manager is not authorized to access {self.instance.name}: "
-                "click Authorize to grant it the Key Manager role."
-            )
+        if cleaned.get("authorize") != KEY_MANAGER:
+            if "authorize" not in self.errors:
+                self.add_error(
+                    "authorize",
+                    f"Secrets Manager is not authorized to access {self.instance.name}: "
+                    "select Key Manager and click Authorize to grant it the role.",
+                )
+            return cleaned
         if not self.can_authorize:
             raise ValidationError(
                 "You need the Manager role on this Secrets Manager instance to authorize it. "
@@ -282,6 +307,10 @@ class CredentialsForm(WizardForm):
         label="IAM role",
         widget=forms.Select,
         error_messages={"required": "Choose an IAM role, or None."},
+        help_text=(
+            "Choose None when the existing service ID you select below already has access "
+            "policies on this instance."
+        ),
     )
     serviceid_mode = forms.ChoiceField(
         label="Service ID",
@@ -389,12 +418,15 @@ class ReviewForm(WizardForm):
             body["ttl"] = str(lease["ttl_seconds"])
         if lease.get("rotation"):
             body["rotation"] = lease["rotation"]
-        body["source_service"] = source_service_body(
+        source = source_service_body(
             instance_crn=instance.crn,
             role_crn=role_crn,
             hmac=bool(creds.get("hmac")),
             serviceid_crn=serviceid,
         )
+        if not source["parameters"]:
+            del source["parameters"]  # optional in the API; the wizard sends none then
+        body["source_service"] = source
         effects = [
             f"Create the resource key {details['name']} with the role {role_name} on "
             f"{service.label} instance {instance.name}.",
@@ -419,7 +451,11 @@ class ReviewForm(WizardForm):
                 ("Service instance", f"{instance.name} ({instance.crn})"),
                 ("IAM role", role_name),
                 ("Service ID", sid_label),
-                *([("HMAC credentials", "yes")] if service.hmac else []),
+                *(
+                    [("HMAC credentials", "yes" if creds.get("hmac") else "no")]
+                    if service.hmac
+                    else []
+                ),
                 *lease_rows(lease),
             ],
             "effects": effects,
@@ -443,6 +479,11 @@ def finish(
         ttl=lease.get("ttl") or None,
         rotation=lease.get("rotation"),
     )
+    messages.success(
+        request,
+        f"Service credentials secret {secret.name} is added, with the resource key "
+        f"{secret.name} on instance {chosen['instance_info'].name}.",
+    )
     return secret_url(secret)
 
 
@@ -456,6 +497,7 @@ WIZARD = Wizard(
             DetailsForm.for_type(SecretType.SERVICE_CREDENTIALS),
             "wizards/secrets/details.html",
             actions={"create-group": create_group_action},
+            action_focus={"create-group": "secret_group"},
         ),
         Step(
             "instance",
@@ -463,6 +505,7 @@ WIZARD = Wizard(
             InstanceForm,
             "wizards/secrets/service_instance.html",
             actions={"pick-service": pick_service_action},
+            action_focus={"pick-service": "instance"},
         ),
         Step(
             "authorize",

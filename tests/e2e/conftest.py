@@ -87,3 +87,16 @@ def screenshot(page: Page, name: str) -> None:
     folder = Path(__file__).resolve().parents[2] / "test-artifacts"
     folder.mkdir(exist_ok=True)
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def choose_secret_type(page: Page, kind: str) -> None:
+    """On Add a secret: click the type's tile (the whole card is its radio's label), then Next."""
+    tile = page.locator(f'[data-tile="{kind}"]')
+    tile.click()
+    expect(tile.get_by_role("radio")).to_be_checked()
+    page.get_by_role("button", name="Next").click()
+
+
+def field_error(page: Page, text: str):
+    """A message shown beside its field (the error summary above the step repeats it)."""
+    return page.locator(".field-errors").get_by_text(text)

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from secrets_app.models import Secret
-from tests.e2e.conftest import login, screenshot, wait_for_htmx
+from tests.e2e.conftest import choose_secret_type, field_error, login, screenshot, wait_for_htmx
 from tests.factories import create_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -19,14 +19,13 @@ def test_add_an_arbitrary_secret(page: Page, context, js_enabled: bool, live_ser
     mode = "js" if js_enabled else "nojs"
     page.goto("/secrets/")
     page.get_by_role("link", name="Add", exact=True).click()
-    tile = page.locator('[data-tile="arbitrary"]')
-    tile.get_by_role("button", name="Next").click()
+    choose_secret_type(page, "arbitrary")
     expect(page.get_by_role("heading", name="Details")).to_be_visible()
 
     # An invalid step is re-rendered with field errors.
     page.locator("#id_name").fill("-bad-")
     page.get_by_role("button", name="Next").click()
-    expect(page.get_by_text("is not allowed")).to_be_visible()
+    expect(field_error(page, "is not allowed")).to_be_visible()
 
     # Create a group in context, without losing what was typed.
     page.locator("#id_name").fill(f"deploy-key-{mode}")

@@ -18,7 +18,7 @@ from engines_app.providers.embedded.code_engine import services as ce
 from engines_app.providers.embedded.iam.models import ServiceAuthorization, ServiceId
 from secrets_app import seed
 from secrets_app.models import Secret, SecretType
-from tests.e2e.conftest import login, screenshot, wait_for_htmx
+from tests.e2e.conftest import field_error, login, screenshot, wait_for_htmx
 from tests.factories import create_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -52,7 +52,7 @@ def test_add_a_configuration_then_test_it(
     expect(page.get_by_role("heading", name="Configuration name")).to_be_visible()
     page.get_by_label("Configuration name").fill("-bad-")
     page.get_by_role("button", name="Next").click()
-    expect(page.get_by_text("is not allowed")).to_be_visible()
+    expect(field_error(page, "is not allowed")).to_be_visible()
     page.get_by_label("Configuration name").fill(f"browser-tokens-{mode}")
     page.get_by_role("button", name="Next").click()
 

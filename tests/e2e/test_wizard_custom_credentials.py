@@ -18,7 +18,7 @@ from console.models import WizardDraft
 from secrets_app.models import Secret, SecretState, TaskStatus
 from secrets_app.services import secret_version_payload_read
 from tests.cloud_fixtures import wait_for_task
-from tests.e2e.conftest import login, screenshot, wait_for_htmx
+from tests.e2e.conftest import choose_secret_type, field_error, login, screenshot, wait_for_htmx
 from tests.factories import create_user, factory_actor
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -30,7 +30,7 @@ JOB_TIMEOUT_MS = 30_000
 def open_wizard(page: Page) -> None:
     page.goto("/secrets/")
     page.get_by_role("link", name="Add", exact=True).click()
-    page.locator('[data-tile="custom_credentials"]').get_by_role("button", name="Next").click()
+    choose_secret_type(page, "custom_credentials")
     expect(page.get_by_role("heading", name="Details")).to_be_visible()
 
 
@@ -78,7 +78,7 @@ def test_add_a_custom_credentials_secret_that_becomes_active(
     # provider group, whose secrets the job's service ID may report on.
     page.locator("#id_name").fill("-bad-")
     page.get_by_role("button", name="Next").click()
-    expect(page.get_by_text("is not allowed")).to_be_visible()
+    expect(field_error(page, "is not allowed")).to_be_visible()
     page.locator("#id_name").fill(name)
     page.locator("summary", has_text="Create a secret group").click()
     page.get_by_label("New group name").fill(f"made-in-{mode}")
@@ -116,7 +116,7 @@ def test_add_a_custom_credentials_secret_that_becomes_active(
     page.get_by_label("Rotation interval").fill("3")
     page.get_by_label("Unit").select_option("day")
     page.get_by_role("button", name="Next").click()
-    expect(page.get_by_text("cannot be longer than the lease duration (2 days)")).to_be_visible()
+    expect(field_error(page, "cannot be longer than the lease duration (2 days)")).to_be_visible()
     page.get_by_label("Lease duration (TTL)").fill("30d")
     page.get_by_role("button", name="Next").click()
 

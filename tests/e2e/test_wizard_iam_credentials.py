@@ -17,7 +17,7 @@ from engines_app.providers.embedded.iam.models import ApiKey, ServiceId
 from secrets_app import seed
 from secrets_app.models import Secret
 from secrets_app.wizards.iam_credentials import ROTATION_NEEDS_REUSE
-from tests.e2e.conftest import login, screenshot, wait_for_htmx
+from tests.e2e.conftest import choose_secret_type, field_error, login, screenshot, wait_for_htmx
 from tests.factories import create_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -36,7 +36,7 @@ def test_add_iam_credentials(page: Page, context, js_enabled: bool, live_server)
 
     page.goto("/secrets/")
     page.get_by_role("link", name="Add", exact=True).click()
-    page.locator('[data-tile="iam_credentials"]').get_by_role("button", name="Next").click()
+    choose_secret_type(page, "iam_credentials")
     expect(page.get_by_role("heading", name="Details")).to_be_visible()
 
     # Details, with a secret group created in context.
@@ -69,7 +69,7 @@ def test_add_iam_credentials(page: Page, context, js_enabled: bool, live_server)
     page.get_by_role("button", name="Next").click()
     wait_for_htmx(page, js_enabled)
     expect(
-        page.get_by_text("The lease duration must be between 1 minute and 90 days")
+        field_error(page, "The lease duration must be between 1 minute and 90 days")
     ).to_be_visible()
     page.get_by_label("Lease duration (TTL)").fill("60d")
     page.get_by_role("button", name="Next").click()
@@ -80,7 +80,7 @@ def test_add_iam_credentials(page: Page, context, js_enabled: bool, live_server)
     page.get_by_label("Account ID").fill(OTHER_ACCOUNT)
     page.get_by_role("button", name="Next").click()
     wait_for_htmx(page, js_enabled)
-    expect(page.get_by_text("This installation's IAM does not manage account")).to_be_visible()
+    expect(field_error(page, "This installation's IAM does not manage account")).to_be_visible()
     page.get_by_label("The current account").check()
     page.get_by_role("button", name="Next").click()
 
@@ -90,7 +90,7 @@ def test_add_iam_credentials(page: Page, context, js_enabled: bool, live_server)
     page.get_by_label("developers").check()
     page.get_by_role("button", name="Next").click()
     wait_for_htmx(page, js_enabled)
-    expect(page.get_by_text("either a service ID or access groups, not both")).to_be_visible()
+    expect(field_error(page, "either a service ID or access groups, not both")).to_be_visible()
     screenshot(page, f"iam_credentials-access-{mode}")
     if js_enabled:
         expect(page.get_by_label("Service ID", exact=True)).to_have_value(app.pk)

@@ -13,7 +13,7 @@ from engines_app.providers.embedded.resource_controller.models import ResourceKe
 from secrets_app.models import Secret
 from secrets_app.services import secret_version_payload_read
 from secrets_app.services.service_credentials import authorize_service_instance
-from tests.e2e.conftest import login, screenshot, wait_for_htmx
+from tests.e2e.conftest import choose_secret_type, field_error, login, screenshot, wait_for_htmx
 from tests.factories import create_user, factory_actor
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def start(page: Page, name: str) -> None:
     page.goto("/secrets/")
     page.get_by_role("link", name="Add", exact=True).click()
-    page.locator('[data-tile="service_credentials"]').get_by_role("button", name="Next").click()
+    choose_secret_type(page, "service_credentials")
     expect(page.get_by_role("heading", name="Details", exact=True)).to_be_visible()
     page.locator("#id_name").fill(name)
     page.locator("#id_description").fill("Made in the browser")
@@ -43,7 +43,7 @@ def test_add_service_credentials_through_the_authorize_prompt(
 
     # Nothing chosen: a field error on this step.
     page.get_by_role("button", name="Next").click()
-    expect(page.get_by_text("Select a service instance, or enter its CRN.")).to_be_visible()
+    expect(field_error(page, "Select a service instance, or enter its CRN.")).to_be_visible()
     wait_for_htmx(page, js_enabled)  # the swapped-in select must be wired before it is used
 
     # Choosing a service narrows the instance list: at once with JavaScript, with a button without.
@@ -65,6 +65,7 @@ def test_add_service_credentials_through_the_authorize_prompt(
     expect(preview).to_contain_text("Secrets Manager")
     expect(preview).to_contain_text(f"Cloud Object Storage instance cos-backups ({cos.crn})")
     expect(preview).to_contain_text("Key Manager")
+    expect(page.get_by_role("radio", name="Key Manager")).to_be_checked()  # a choice, preselected
     expect(page.get_by_role("button", name="Next")).to_have_count(0)
     page.get_by_role("button", name="Authorize").click()
 
@@ -72,7 +73,7 @@ def test_add_service_credentials_through_the_authorize_prompt(
     expect(page).to_have_url(re.compile(r"/credentials/$"))
     assert ServiceAuthorization.objects.filter(target_resource=cos.crn).count() == 1
     page.get_by_role("button", name="Next").click()
-    expect(page.get_by_text("Choose an IAM role, or None.")).to_be_visible()
+    expect(field_error(page, "Choose an IAM role, or None.")).to_be_visible()
     page.get_by_label("IAM role").select_option(label="Object Writer")
     page.get_by_label("HMAC credentials").check()
     page.get_by_role("button", name="Next").click()
@@ -80,7 +81,7 @@ def test_add_service_credentials_through_the_authorize_prompt(
     expect(page.get_by_role("heading", name="Lease and rotation", exact=True)).to_be_visible()
     page.get_by_label("Lease duration (TTL)").fill("12h")
     page.get_by_role("button", name="Next").click()
-    expect(page.get_by_text("between 1 day and 90 days")).to_be_visible()
+    expect(field_error(page, "between 1 day and 90 days")).to_be_visible()
     page.get_by_label("Lease duration (TTL)").fill("30d")
     page.get_by_role("button", name="Next").click()
 

@@ -120,7 +120,10 @@ def test_lease_get_shows_the_toggle_and_why_rotation_is_off(wizard, cloud_iam):
     w.post("details", DETAILS)
     page = text(w.get("lease"))
     assert "Reuse IAM credentials until lease expires" in page
-    assert "Minimum duration is 1 minute. Maximum is 90 days." in page
+    assert "Required: from 1 minute to 90 days." in page
+    assert 'aria-describedby="id_ttl_helptext"' in page and 'id="id_ttl_helptext"' in page
+    assert 'aria-describedby="id_reuse_api_key_helptext"' in page
+    assert 'id="id_reuse_api_key_helptext"' in page
     assert ROTATION_NEEDS_REUSE in page and 'id="rotation" disabled' in page
     assert w.get("source")["Location"] == w.url("lease")
 
@@ -172,9 +175,7 @@ def test_lease_invalid_is_422_with_the_message(wizard, cloud_iam, data, message)
     response = w.post("lease", data)
     assert response.status_code == 422
     # Beside the field, not only in the notice that explains why rotation is off.
-    assert re.search(
-        rf'<p class="field-error" role="alert">[^<]*{re.escape(message)}', text(response)
-    )
+    assert re.search(rf'<p class="field-error">[^<]*{re.escape(message)}', text(response))
     assert not w.draft.data.get("lease")
 
 

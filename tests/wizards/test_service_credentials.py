@@ -199,7 +199,10 @@ def test_authorize_previews_the_grant_and_creates_it(wizard, instances):
     page = text(w.get("authorize"))
     assert "<dt>Source</dt><dd>Secrets Manager</dd>" in page
     assert f"Cloud Object Storage instance cos-backups (<code>{cos.crn}</code>)" in page
-    assert "<dt>Role</dt><dd>Key Manager</dd>" in page
+    # The role is a visible, labelled choice, Key Manager preselected (the docs: "select Key
+    # Manager").
+    assert "<legend>Role to grant</legend>" in page
+    assert re.search(r'<input type="radio" name="authorize" value="Key Manager"[^>]*checked', page)
     assert '<button type="submit" class="primary">Authorize</button>' in page
     assert ">Next</button>" not in page
     assert w.get("credentials")["Location"] == w.url("authorize")  # skip-ahead
