@@ -515,6 +515,10 @@ def secret_task_update(
     else:
         task.errors = _validate_errors(body.get("errors"))
         detail["codes"] = [e["code"] for e in task.errors]
+        if task.type == TaskType.CREATE_CREDENTIALS and task.trigger in ROTATION_TRIGGERS:
+            # §5.6: a failed rotation sets last_rotation_failed, as _fail does for the tasks
+            # that fail without the job's report.
+            Secret.all_objects.filter(pk=secret.pk).update(last_rotation_failed=True)
     task.status = status
     task.updated_by = actor.iam_id
     task.save()

@@ -2,7 +2,8 @@
 
 - Arbitrary: the rows go.
 - IAM credentials: every API key it still holds is deleted, and its service ID when Secrets
-  Manager generated it; then the rows go.
+  Manager generated it; then the rows go. Refused (secret_in_use), even with force, while an
+  engine configuration's jobs use its API key (api_key_ref).
 - Service credentials: every resource key it still holds is deleted (the resource controller
   drops a service ID it generated for a key with the key); then the rows go.
 - Custom credentials (secret-delete.md): while a version's credentials may still exist at the
@@ -24,6 +25,7 @@ from django.utils import timezone
 
 from console.audit import audit_record
 from console.errors import ConflictError
+from engines_app.models import Configuration
 from engines_app.providers.iam import Principal
 from secrets_app.models import (
     Secret,
@@ -49,6 +51,20 @@ from secrets_app.services.versions import payload_erase
 
 class UndeletedCredentialsError(ConflictError):
     code = "secret_has_undeleted_credentials"
+
+
+class SecretInUseError(ConflictError):
+    code = "secret_in_use"
+
+
+def configurations_using(secret: Secret) -> list[str]:
+    """The engine configurations whose jobs authenticate with this (IAM credentials) secret's
+    API key (api_key_ref): the secret cannot be deleted, even with force, while they do."""
+    return list(
+        Configuration.objects.filter(api_key_ref_id=secret.pk)
+        .order_by("name")
+        .values_list("name", flat=True)
+    )
 
 
 def delete_blockers(secret: Secret) -> list[str]:
@@ -78,6 +94,12 @@ def delete_blockers(secret: Secret) -> list[str]:
 def secret_delete(*, principal: Principal, secret_id: UUID | str, force: bool = False) -> None:
     secret = secret_for_principal(principal, secret_id, "secret.delete", for_update=True)
     actor = principal.actor
+    if users := configurations_using(secret):
+        raise SecretInUseError(
+            f"Secret {secret.name} cannot be deleted: the configuration"
+            f"{'s' if len(users) > 1 else ''} {', '.join(users)} use{'' if len(users) > 1 else 's'} "
+            "its API key (api_key_ref). Point them at another IAM credentials secret first."
+        )
     blockers = delete_blockers(secret)
     if blockers and not force:
         raise UndeletedCredentialsError(

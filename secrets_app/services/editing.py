@@ -149,6 +149,12 @@ def secret_metadata_update(
         if key in cleaned and getattr(secret, key) != cleaned[key]:
             setattr(secret, key, cleaned[key])
             changed.append(key)
+    if "expiration_date" in changed:
+        # An arbitrary secret's versions have no lease of their own: the ones that still hold
+        # a value expire with the secret, at its new date (leases_expire reads theirs).
+        SecretVersion.objects.filter(secret=secret, payload_available=True).update(
+            expiration_date=secret.expiration_date
+        )
     if "labels" in cleaned and cleaned["labels"] != secret.labels:
         secret.labels = cleaned["labels"]
         set_labels(secret, cleaned["labels"])

@@ -11,7 +11,7 @@ read locks the keys Secrets Manager issued for the secret, "even if you manually
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import UUID
 
@@ -39,7 +39,8 @@ REASON_MAX = 256
 @dataclass(frozen=True)
 class Revealed:
     version: SecretVersion
-    payload: Payload = ""
+    # Left out of the repr, so that logging or printing the result never shows the value.
+    payload: Payload = field(default="", repr=False)
 
 
 def secret_for_principal(
@@ -132,9 +133,12 @@ def secret_reveal(
     ):
         try:
             _iam_fresh_key(principal, secret)
-        except NotFoundError as exc:
+        except (NotFoundError, ValidationError) as exc:
+            # A read takes no service ID: the IAM's refusal (the service ID is gone, or locked)
+            # is the read's error, not a field error.
+            why = exc.message if isinstance(exc, NotFoundError) else "; ".join(exc.messages)
             raise ServiceError(
-                f"A new API key could not be issued for service ID {secret.service_id}: {exc.message}"
+                f"A new API key could not be issued for service ID {secret.service_id}: {why}"
             ) from None
     found = version_for(secret, version)
     payload = secret_version_payload_read(actor=principal.actor, version_id=found.pk, reason=reason)

@@ -73,6 +73,14 @@ class Rotation:
     task: SecretTask | None = None
 
 
+def _create_task_open(secret_id: UUID | str) -> bool:
+    return SecretTask.objects.filter(
+        secret_id=secret_id,
+        type=TaskType.CREATE_CREDENTIALS,
+        status__in=[TaskStatus.QUEUED, TaskStatus.PROCESSING],
+    ).exists()
+
+
 def rotation_blocker(secret: Secret) -> str:
     """Why this secret cannot be rotated by hand now, or "" when it can (the button says why)."""
     if secret.state != SecretState.ACTIVE:
@@ -82,14 +90,7 @@ def rotation_blocker(secret: Secret) -> str:
             "Manual rotation isn't supported when Reuse IAM credentials is off: each read of the "
             "secret already issues a new API key."
         )
-    if (
-        secret.secret_type == SecretType.CUSTOM_CREDENTIALS
-        and SecretTask.objects.filter(
-            secret=secret,
-            type=TaskType.CREATE_CREDENTIALS,
-            status__in=[TaskStatus.QUEUED, TaskStatus.PROCESSING],
-        ).exists()
-    ):
+    if secret.secret_type == SecretType.CUSTOM_CREDENTIALS and _create_task_open(secret.pk):
         return "A rotation is already in progress: wait for its task to finish."
     return ""
 
@@ -281,6 +282,11 @@ def rotations_due(*, now: datetime | None = None) -> int:
     rotated = 0
     for secret_id, due_at, policy in due:
         if not (policy or {}).get("auto_rotate"):
+            continue
+        if _create_task_open(secret_id):
+            # A custom credentials rotation still runs (a task may run 24 hours, longer than
+            # the shortest interval): wait for it unclaimed. Its success moves
+            # next_rotation_date on; after a failure this rotation is still due.
             continue
         claimed = Secret.objects.filter(pk=secret_id, next_rotation_date=due_at).update(
             next_rotation_date=next_rotation(policy, now)
