@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
+from django.db.utils import OperationalError
 
 EXIT_STATUS = 2
 _SECRET_VARIABLES = ("SECRET_KEY", "SM_ROOT_KEY")
@@ -92,8 +93,6 @@ def fail(message: str) -> None:
 
 @contextmanager
 def one_line_errors(*, show_traceback: bool = False) -> Iterator[None]:
-    from django.db.utils import OperationalError
-
     try:
         yield
     except StartupError as exc:

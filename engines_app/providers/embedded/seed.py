@@ -18,6 +18,7 @@ from engines_app.providers.embedded.code_engine.models import Job, Project
 from engines_app.providers.embedded.iam import services as iam
 from engines_app.providers.embedded.iam.models import AccessGroup, ServiceId
 from engines_app.providers.iam import SECRETS_MANAGER_SERVICE
+from engines_app.sample_jobs import token_service
 
 PROJECT = "credentials-providers"
 REGION = "us-south"
@@ -110,8 +111,6 @@ def seed_code_engine(*, actor: Actor) -> Project:
     for spec in SAMPLE_JOBS:
         _job_ensure(actor=actor, project=project, name=spec.name, spec=spec)
     seed_playground(actor=actor)
-    from engines_app.sample_jobs import token_service
-
     Path(token_service_path()).parent.mkdir(parents=True, exist_ok=True)
     token_service.init_store(token_service_path(), users=TOKEN_SERVICE_USERS)
     iam.authorization_ensure(
