@@ -11,7 +11,7 @@ from typing import Literal
 from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 
@@ -144,6 +144,40 @@ def get_secret_for_user(user: AbstractBaseUser | AnonymousUser, secret_id: str) 
     return secret
 
 
+# What each action on a secret needs (the role named in a refusal) and the IAM action checked.
+SecretAction = Literal["reveal", "rotate", "edit", "delete"]
+SECRET_ACTIONS: dict[str, tuple[str, str, str]] = {
+    "reveal": ("secret.read", "SecretsReader", "reveal its value"),
+    "rotate": ("secret.rotate", "Writer", "rotate it"),
+    "edit": ("secret.update", "Writer", "edit it"),
+    "delete": ("secret.delete", "Manager", "delete it"),
+}
+
+
+def secret_permissions(user: AbstractBaseUser | AnonymousUser, secret: Secret) -> dict[str, bool]:
+    """Which of the actions on this secret the user may take: the buttons a page shows."""
+    principal, iam = principal_of(user), get_iam()
+    return {
+        name: iam.is_allowed(principal, action, secret_group_id=secret.secret_group_id)
+        for name, (action, _, _) in SECRET_ACTIONS.items()
+    }
+
+
+def get_secret_for_action(
+    user: AbstractBaseUser | AnonymousUser, secret_id: str, action: SecretAction
+) -> Secret:
+    """A secret the user may read (404 otherwise) and act on (403 otherwise, naming the role)."""
+    secret = get_secret_for_user(user, secret_id)
+    iam_action, role, what = SECRET_ACTIONS[action]
+    if not get_iam().is_allowed(
+        principal_of(user), iam_action, secret_group_id=secret.secret_group_id
+    ):
+        raise PermissionDenied(
+            f"You need the {role} role on secret group {secret.secret_group.name} to {what}."
+        )
+    return secret
+
+
 def _may_view_test(user: AbstractBaseUser | AnonymousUser, test: ConfigurationTest) -> bool:
     principal = principal_of(user)
     if test.created_by == principal.iam_id or can_manage_engines(user):
@@ -166,3 +200,16 @@ def get_configuration_test_for_user(
     if test is None or not _may_view_test(user, test):
         raise Http404("No such configuration test.")
     return test
+
+
+def writable_group_choice(group_id: str, groups: Iterable[SecretGroup], *, purpose: str) -> str:
+    """A group a form offered as writable: the chosen id, if it is among `groups`.
+
+    A group that exists but is not among them was forged into the form: 403, naming `purpose`
+    (e.g. "to add secrets to it"). A group that no longer exists is a field error.
+    """
+    if group_id in {g.pk for g in groups}:
+        return group_id
+    if SecretGroup.objects.filter(pk=group_id).exists():
+        raise PermissionDenied(f"You need the Writer role on this secret group {purpose}.")
+    raise ValidationError("That secret group no longer exists; pick another one.")

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
-from django.db.models import CharField, Count, Exists, OuterRef, Q, QuerySet, Value
-from django.db.models.expressions import Combinable
+from django.db.models import CharField, Count, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models.expressions import Combinable, OrderBy
 from django.db.models.functions import Cast, Replace
+from django.utils import timezone
 
 from secrets_app.models import Secret, SecretGroup, SecretLabel
 
 # Sort keys offered in the table, mapped to ORDER BY columns (id last, for a stable order).
-SECRET_SORTS: dict[str, tuple[str, ...]] = {
+# Secrets that never expire come last in both directions, on SQLite and PostgreSQL alike.
+SECRET_SORTS: dict[str, tuple[str | OrderBy, ...]] = {
     "name": ("name", "id"),
     "-name": ("-name", "id"),
     "secret_type": ("secret_type", "name", "id"),
@@ -24,6 +27,14 @@ SECRET_SORTS: dict[str, tuple[str, ...]] = {
     "-created_at": ("-created_at", "id"),
     "updated_at": ("updated_at", "id"),
     "-updated_at": ("-updated_at", "id"),
+    "expiration_date": (F("expiration_date").asc(nulls_last=True), "id"),
+    "-expiration_date": (F("expiration_date").desc(nulls_last=True), "id"),
+}
+# The table's "Expires within" filter: its query-string values and how far ahead each looks.
+EXPIRES_WITHIN: dict[str, tuple[str, timedelta]] = {
+    "1d": ("1 day", timedelta(days=1)),
+    "7d": ("7 days", timedelta(days=7)),
+    "30d": ("30 days", timedelta(days=30)),
 }
 DEFAULT_SECRET_SORT = "-updated_at"
 
@@ -37,10 +48,12 @@ def secret_table(
     labels: Sequence[str] = (),
     sort: str = DEFAULT_SECRET_SORT,
     readable_group_ids: set[str] | None = None,
+    expires_within: timedelta | None = None,
 ) -> QuerySet[Secret]:
     """Secrets matching every given filter; `search` looks in name, description, labels, id and type.
 
     `readable_group_ids` limits the result to the groups the viewer may read (None: all groups).
+    `expires_within` keeps the secrets whose expiration date is still ahead, within that time.
     """
     qs = Secret.objects.select_related("secret_group").filter(probe=False)
     if readable_group_ids is not None:
@@ -69,6 +82,9 @@ def secret_table(
         qs = qs.filter(state__in=states)
     for label in labels:
         qs = qs.filter(Exists(SecretLabel.objects.filter(secret=OuterRef("pk"), name=label)))
+    if expires_within is not None:
+        now = timezone.now()
+        qs = qs.filter(expiration_date__gt=now, expiration_date__lte=now + expires_within)
     return qs.order_by(*SECRET_SORTS.get(sort, SECRET_SORTS[DEFAULT_SECRET_SORT]))
 
 

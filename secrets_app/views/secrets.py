@@ -1,4 +1,8 @@
-"""Console views for secrets: the table, adding one (type tiles), its details and live status."""
+"""Console views for secrets: the table, adding one (type tiles), its details and live status.
+
+The actions on a secret (Reveal, Rotate, Edit, Delete, version metadata) are in
+secrets_app/views/lifecycle.py; they render the same detail page through `detail_context`.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
@@ -25,13 +30,24 @@ from console.wizard_views import start as start_wizard
 from engines_app.models import ConfigType, Configuration
 from engines_app.providers.resource_controller import get_resource_controller
 from secrets_app.forms import PAGE_SIZE, SecretFilterForm, SecretTypeForm
-from secrets_app.models import Secret, SecretGroup, SecretState, SecretType, TaskStatus
+from secrets_app.models import (
+    Secret,
+    SecretGroup,
+    SecretState,
+    SecretType,
+    TaskType,
+    VersionAlias,
+)
 from secrets_app.permissions import (
     get_secret_for_user,
     readable_group_ids,
+    secret_permissions,
     writable_groups,
 )
-from secrets_app.selectors import DEFAULT_SECRET_SORT, secret_table
+from secrets_app.selectors import DEFAULT_SECRET_SORT, EXPIRES_WITHIN, secret_table
+from secrets_app.services.credentials import OPEN_TASK_STATUSES
+from secrets_app.services.rotation import rotation_blocker
+from secrets_app.services.versions import payload_gone_reason
 
 TASKS_SHOWN = 100  # the task history a secret keeps (DESIGN.md)
 
@@ -62,6 +78,9 @@ def secret_list(request: AuthedRequest) -> HttpResponse:
             labels=list(filters.get("labels") or []),
             sort=str(filters.get("sort") or DEFAULT_SECRET_SORT),
             readable_group_ids=readable,
+            expires_within=EXPIRES_WITHIN[filters["expires"]][1]
+            if filters.get("expires")
+            else None,
         )
     page = Paginator(secrets_qs, PAGE_SIZE).get_page(filters.get("page") or 1)
     base_params = {
@@ -72,6 +91,7 @@ def secret_list(request: AuthedRequest) -> HttpResponse:
             ("group", filters.get("group")),
             ("state", filters.get("state")),
             ("labels", ",".join(filters.get("labels") or [])),
+            ("expires", filters.get("expires")),
         )
         if v not in (None, "", [])
     }
@@ -85,6 +105,7 @@ def secret_list(request: AuthedRequest) -> HttpResponse:
         "filtered": bool(base_params),
         "any_secrets": bool(base_params) or page.paginator.count > 0,
     }
+    context["now"] = timezone.now()
     return render_page_or_partial(request, "secrets/list.html", "table", context, status=status)
 
 
@@ -94,6 +115,7 @@ _COLUMNS = [
     ("Group", "group"),
     ("State", "state"),
     ("Labels", None),
+    ("Expires", "expiration_date"),
     ("Created", "created_at"),
     ("Updated", "updated_at"),
 ]
@@ -226,25 +248,42 @@ def secret_add(request: AuthedRequest) -> HttpResponse:
     return render(request, "secrets/add.html", context, status=status)
 
 
-def _status_context(request: AuthedRequest, secret_id: str) -> dict[str, Any]:
-    """What the live part of a secret's page shows: everything that its tasks change."""
+def detail_context(request: AuthedRequest, secret_id: str) -> dict[str, Any]:
+    """What a secret's page shows, and its live part: everything that its tasks change, and the
+    actions the user may take. It never holds a secret value (Reveal adds one to a POST's answer)."""
     secret = get_secret_for_user(request.user, secret_id)
     tasks = list(secret.tasks.order_by("-creation_date")[:TASKS_SHOWN])
     latest = tasks[0] if tasks else None
-    pending = secret.state == SecretState.PRE_ACTIVATION and (
-        latest is None or latest.status in {TaskStatus.QUEUED, TaskStatus.PROCESSING}
+    # The page follows its tasks while a secret waits for its first credentials, and while a
+    # rotation's create task runs on an active secret (the new version appears when it reports).
+    creating = any(
+        t.type == TaskType.CREATE_CREDENTIALS and t.status in OPEN_TASK_STATUSES for t in tasks
+    )
+    pending = creating or (
+        secret.state == SecretState.PRE_ACTIVATION
+        and (latest is None or latest.status in OPEN_TASK_STATUSES)
     )
     versions = list(secret.versions.order_by("-serial"))
     for version in versions:
         version.metadata_json = _json(version.version_custom_metadata, indent=None)  # type: ignore[attr-defined]
+        version.metadata_edit = _json(version.version_custom_metadata, indent=2)  # type: ignore[attr-defined]
+        version.gone_reason = payload_gone_reason(version)  # type: ignore[attr-defined]
+    by_alias = {v.alias: v for v in versions if v.alias}
     return {
         "secret": secret,
         "latest_task": latest,
         "pending": pending,
+        "rotation_running": creating and secret.state == SecretState.ACTIVE,
         "tasks": tasks,
         "versions": versions,
+        "current": by_alias.get(VersionAlias.CURRENT),
+        "previous": by_alias.get(VersionAlias.PREVIOUS),
         "metadata_json": _json(secret.custom_metadata, indent=2),
         "lease": human_duration(secret.ttl_seconds) if secret.ttl_seconds else "",
+        "can": secret_permissions(request.user, secret),
+        "rotation_blocker": rotation_blocker(secret),
+        "fresh_key_per_read": secret.secret_type == SecretType.IAM_CREDENTIALS
+        and not secret.reuse_api_key,
     }
 
 
@@ -257,7 +296,7 @@ def _json(value: Any, *, indent: int | None) -> str:
 @require_GET
 def secret_detail(request: AuthedRequest, secret_id: str) -> HttpResponse:
     """Not cached: versions, tasks and their errors stay off shared and browser caches."""
-    return render(request, "secrets/detail.html", _status_context(request, secret_id))
+    return render(request, "secrets/detail.html", detail_context(request, secret_id))
 
 
 @never_cache
@@ -265,11 +304,12 @@ def secret_detail(request: AuthedRequest, secret_id: str) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def secret_status(request: AuthedRequest, secret_id: str) -> HttpResponse:
     """The live part of the page (state, details, versions, tasks); htmx polls it every second
-    until the secret leaves pre-activation or its task fails, then a 286 stops the polling.
+    while a create task is open (the first credentials, or a rotation's), then a 286 stops the
+    polling.
 
     Not cached, like the page it belongs to. It shows no secret value: it can be fetched again.
     """
-    context = _status_context(request, secret_id)
+    context = detail_context(request, secret_id)
     response = render(request, "secrets/detail.html#secret-live", context)
     if not context["pending"]:
         stop = HttpResponseStopPolling(response.content)

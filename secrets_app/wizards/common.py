@@ -17,7 +17,7 @@ from console.identity import actor_for_user
 from console.wizards import WizardForm, field_error
 from secrets_app import services
 from secrets_app.models import Secret, SecretGroup, SecretType
-from secrets_app.permissions import can_manage_groups, writable_groups
+from secrets_app.permissions import can_manage_groups, writable_group_choice, writable_groups
 
 METADATA_UPLOAD_MAX = (
     64 * 1024
@@ -115,15 +115,9 @@ class DetailsForm(WizardForm):
         return name
 
     def clean_secret_group(self) -> str:
-        group_id: str = self.cleaned_data["secret_group"]
-        if group_id not in {g.pk for g in self.groups}:
-            if SecretGroup.objects.filter(pk=group_id).exists():
-                # The group exists but this user may not write to it: a forged choice.
-                raise PermissionDenied(
-                    "You need the Writer role on this secret group to add secrets to it."
-                )
-            raise ValidationError("That secret group no longer exists; pick another one.")
-        return group_id
+        return writable_group_choice(
+            self.cleaned_data["secret_group"], self.groups, purpose="to add secrets to it"
+        )
 
     def clean_labels(self) -> list[str]:
         try:

@@ -1,4 +1,4 @@
-"""Forms: they parse and validate input. Writes happen in services."""
+"""Forms of the Secrets table, groups, the Add secret tiles and Test configuration."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 
 from console import validation
 from engines_app import schema as schemas
 from engines_app.models import Configuration
 from secrets_app.models import SecretGroup, SecretState, SecretType
-from secrets_app.permissions import writable_groups
-from secrets_app.selectors import DEFAULT_SECRET_SORT, SECRET_SORTS
+from secrets_app.permissions import writable_group_choice, writable_groups
+from secrets_app.selectors import DEFAULT_SECRET_SORT, EXPIRES_WITHIN, SECRET_SORTS
 from secrets_app.services.config_tests import job_reporting_group_ids
 
 PAGE_SIZE = 25
@@ -60,6 +60,11 @@ class SecretFilterForm(forms.Form):
         required=False,
         max_length=2000,
         help_text="Comma-separated; a secret must carry every label listed.",
+    )
+    expires = forms.ChoiceField(
+        required=False,
+        label="Expires within",
+        choices=[("", "Any time"), *((k, label) for k, (label, _) in EXPIRES_WITHIN.items())],
     )
     sort = forms.ChoiceField(required=False, choices=[(k, k) for k in SECRET_SORTS])
     page = forms.IntegerField(required=False, min_value=1)
@@ -155,14 +160,9 @@ class ConfigTestForm(forms.Form):
         return [self[PARAM_PREFIX + d.name] for d in self.declarations]
 
     def clean_secret_group(self) -> str:
-        group_id: str = self.cleaned_data["secret_group"]
-        if group_id not in {g.pk for g in self.groups}:
-            if SecretGroup.objects.filter(pk=group_id).exists():
-                raise PermissionDenied(
-                    "You need the Writer role on this secret group to run a test in it."
-                )
-            raise ValidationError("That secret group no longer exists; pick another one.")
-        return group_id
+        return writable_group_choice(
+            self.cleaned_data["secret_group"], self.groups, purpose="to run a test in it"
+        )
 
     def parameters(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
