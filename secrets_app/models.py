@@ -209,6 +209,13 @@ class SecretVersion(SealedFields):
     # When the provider confirmed the credentials gone (API key or resource key deleted, or the
     # job's delete task reported credentials_deleted). Null while they may still exist there.
     credentials_deleted_at = models.DateTimeField(null=True, blank=True)
+    # An admin gave up deleting them (the failed-task inbox's Give up): they may still exist at
+    # the provider, and nothing will try again.
+    credentials_orphaned_at = models.DateTimeField(null=True, blank=True)
+    # Keyed hashes of the payload's fields, made when the version was written, so that two
+    # versions can be compared field by field without any value, even after a payload is gone:
+    # {"key_id": <root key id the hash key derives from>, "fields": {<field path>: <hex>}}.
+    payload_digests = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["secret", "serial"]
@@ -255,6 +262,13 @@ class TaskTrigger(models.TextChoices):
     SECRET_VERSION_DATA_DELETION = "secret_version_data_deletion", "Version data deletion"
 
 
+class TaskResolution(models.TextChoices):
+    RETRIED = "retried", "Retried"  # a retry task was made for it (retry_of points here)
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"  # resolved without a retry, with a note
+    GAVE_UP = "gave_up", "Gave up"  # a delete ladder stopped; credentials recorded as orphaned
+    SUCCEEDED_LATER = "succeeded_later", "Succeeded later"  # a later retry of it succeeded
+
+
 class SecretTask(models.Model):
     """A unit of background work on a custom credentials secret, reported back by its job."""
 
@@ -276,6 +290,15 @@ class SecretTask(models.Model):
     # The job's callback for this task was refused with 400 or 404: no automatic retry
     # (sm-api.md §5.6).
     no_retry = models.BooleanField(default=False)
+    # Every status the task went through, oldest first: [{"status": ..., "at": ISO 8601}].
+    status_history = models.JSONField(default=list, blank=True)
+    # How a failed task was dealt with in the failed-task inbox ("" while unresolved).
+    resolution = models.CharField(
+        max_length=16, choices=TaskResolution.choices, blank=True, default=""
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.CharField(max_length=128, blank=True, default="")
+    resolution_note = models.CharField(max_length=1024, blank=True, default="")
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )
