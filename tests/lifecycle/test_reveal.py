@@ -13,6 +13,7 @@ from console.errors import AccessDeniedError, ConflictError, NotFoundError, Serv
 from console.identity import actor_for_user
 from console.models import AuditEvent
 from engines_app.providers.embedded.iam import services as iam_services
+from engines_app.providers.embedded.iam import tokens as iam_tokens
 from engines_app.providers.embedded.iam.models import ApiKey, ServiceId
 from secrets_app.models import Secret, SecretState, SecretVersion
 from secrets_app.services.reading import REASON_MAX, secret_reveal
@@ -134,7 +135,7 @@ def test_iam_reuse_off_every_read_issues_a_new_key(group, people, iam_engine, cl
         seen.append(revealed.payload)
         key = ApiKey.objects.get(pk=revealed.payload["api_key_id"])
         assert key.service_id_id == sid.pk and key.protected
-        assert iam_services.token_issue(apikey=revealed.payload["api_key"])["access_token"]
+        assert iam_tokens.token_issue(apikey=revealed.payload["api_key"])["access_token"]
     assert len({p["api_key"] for p in seen}) == 3
     secret.refresh_from_db()
     assert secret.versions_total == 4 and secret.expiration_date == clock.now + timedelta(hours=1)

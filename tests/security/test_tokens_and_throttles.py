@@ -20,6 +20,7 @@ from django.urls import reverse
 
 from console.identity import Actor
 from engines_app.providers.embedded.iam import services as iam
+from engines_app.providers.embedded.iam import tokens as iam_tokens
 from tests.factories import create_user
 
 pytestmark = pytest.mark.django_db
@@ -93,7 +94,7 @@ def _forge(claims_override: dict, key) -> str:
         "exp": now + 600,
         **claims_override,
     }
-    return jwt.encode(claims, iam._signing_key(), algorithm="HS256")
+    return jwt.encode(claims, iam_tokens._signing_key(), algorithm="HS256")
 
 
 def test_a_token_that_claims_a_longer_lifetime_than_the_ttl_is_refused(client, job_key):

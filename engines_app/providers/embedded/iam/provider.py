@@ -7,7 +7,7 @@ from django.conf import settings
 
 from console.identity import Actor
 from engines_app.providers.embedded import seed
-from engines_app.providers.embedded.iam import services
+from engines_app.providers.embedded.iam import services, tokens
 from engines_app.providers.embedded.iam.models import AccessGroup, AccessPolicy, ServiceId
 from engines_app.providers.iam import (
     AccessGroupInfo,
@@ -64,12 +64,12 @@ class EmbeddedIAM:
         services.api_key_protect(actor=actor, api_key_id=api_key_id)
 
     def verify_token(self, token: str) -> Principal:
-        return services.token_verify(token)
+        return tokens.token_verify(token)
 
     def api_key_is_valid(self, value: str) -> bool:
         try:
-            services.token_issue(apikey=value)
-        except services.InvalidApiKeyError:
+            tokens.token_issue(apikey=value)
+        except tokens.InvalidApiKeyError:
             return False
         return True
 

@@ -34,7 +34,7 @@ from engines_app.providers.embedded.iam.models import (
     ServiceAuthorization,
     ServiceId,
 )
-from engines_app.providers.embedded.iam.services import (
+from engines_app.providers.embedded.iam.tokens import (
     APIKEY_GRANT,
     InvalidApiKeyError,
     token_issue,
