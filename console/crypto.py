@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -300,3 +301,19 @@ def rewrap(sealed: Sealed, *, keyring: Keyring) -> Sealed:
     data_key = unwrap_data_key(sealed.key_id, bytes(sealed.wrapped_key), keyring)
     key_id, wrapped = wrap_data_key(data_key, keyring)
     return Sealed(key_id=key_id, wrapped_key=wrapped, ciphertext=bytes(sealed.ciphertext))
+
+
+# ---------------------------------------------------------------------------------------------
+# Derived keys
+
+
+def derive_key(purpose: str, *, keyring: Keyring | None = None) -> tuple[str, bytes]:
+    """A 256-bit key for one `purpose` (e.g. keyed hashes of payload fields), derived from the
+    active root key with HMAC-SHA256, and the id of that root key. The same purpose and root key
+    always give the same key; another root key gives another one, so values derived under
+    different root keys cannot be compared."""
+    keyring = keyring or current_keyring()
+    derived = hmac.new(
+        keyring.active_key, b"sm-derived-key:" + purpose.encode(), hashlib.sha256
+    ).digest()
+    return keyring.active_id, derived

@@ -111,6 +111,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "engines_app.context_processors.cloud_nav",
+                "secrets_app.context_processors.task_badge",
             ],
         },
     }

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 
 from console.admin import ReadMostlyAdmin
 from secrets_app.models import Secret, SecretGroup, SecretTask, SecretVersion
@@ -26,6 +27,10 @@ class SecretVersionAdmin(ReadMostlyAdmin):
     list_filter = ("alias", "payload_available")
     search_fields = ("secret__name", "id", "credentials_id")
     list_select_related = ("secret",)
+
+    # The keyed hashes of the redacted diff (and the root key id they derive from) stay out too.
+    def get_exclude(self, request: HttpRequest, obj: SecretVersion | None = None) -> list[str]:
+        return [*(super().get_exclude(request, obj) or ()), "payload_digests"]
 
 
 @admin.register(SecretTask)

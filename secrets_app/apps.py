@@ -17,6 +17,7 @@ class SecretsAppConfig(AppConfig):
         from secrets_app.services.config_tests import on_secret_task_finished
         from secrets_app.services.custom_credentials import on_job_run_finished
         from secrets_app.services.iam_credentials import key_secret_lookup
+        from secrets_app.services.inbox import on_secret_task_finished as inbox_on_task_finished
         from secrets_app.signals import secret_task_finished
         from secrets_app.task_links import task_page_urls
         from secrets_app.views.config_tests import configuration_panel
@@ -24,6 +25,7 @@ class SecretsAppConfig(AppConfig):
 
         job_run_finished.connect(on_job_run_finished, dispatch_uid="secrets-task-run-finished")
         secret_task_finished.connect(on_secret_task_finished, dispatch_uid="config-test-probe")
+        secret_task_finished.connect(inbox_on_task_finished, dispatch_uid="inbox-succeeded-later")
         register_wizards(*WIZARDS.values())
         register_key_visibility(visible_resource_key_crns)
         register_configuration_panel(configuration_panel)

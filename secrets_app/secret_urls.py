@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from secrets_app.views import groups, lifecycle, secrets
+from secrets_app.views import groups, history, lifecycle, secrets, tasks
 
 app_name = "secrets"
 
@@ -20,6 +20,26 @@ urlpatterns = [
         lifecycle.version_metadata,
         name="version-metadata",
     ),
+    path("secrets/<uuid:secret_id>/versions/", history.versions_tab, name="versions"),
+    path("secrets/<uuid:secret_id>/versions/diff/", history.versions_diff, name="versions-diff"),
+    path(
+        "secrets/<uuid:secret_id>/versions/<uuid:version_id>/metadata/in-place/",
+        history.version_metadata_in_place,
+        name="version-metadata-in-place",
+    ),
+    path(
+        "secrets/<uuid:secret_id>/versions/<uuid:version_id>/restore/",
+        history.version_restore,
+        name="version-restore",
+    ),
+    path("secrets/<uuid:secret_id>/tasks/", history.tasks_tab, name="secret-tasks"),
+    path("secrets/<uuid:secret_id>/timeline/", history.timeline_tab, name="timeline"),
+    path("tasks/", tasks.task_inbox, name="tasks"),
+    path("tasks/bulk-retry/", tasks.bulk_retry, name="task-bulk-retry"),
+    path("tasks/<str:task_id>/row/", tasks.task_row, name="task-row"),
+    path("tasks/<str:task_id>/retry/", tasks.task_retry_view, name="task-retry"),
+    path("tasks/<str:task_id>/cancel/", tasks.task_cancel_view, name="task-cancel"),
+    path("tasks/<str:task_id>/<str:action>/", tasks.task_note_action, name="task-note-action"),
     path("groups/", groups.group_list, name="groups"),
     path("groups/new/", groups.group_create, name="group-create"),
     path("groups/<str:group_id>/edit/", groups.group_edit, name="group-edit"),

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from console.identity import Actor
@@ -21,10 +22,13 @@ from engines_app.providers.code_engine import get_code_engine
 from engines_app.providers.iam import get_iam
 from engines_app.providers.resource_controller import get_resource_controller
 from secrets_app import services as secret_services
-from secrets_app.models import Secret, SecretGroup, SecretType
-from secrets_app.services.custom_credentials import custom_credentials_secret_create
+from secrets_app.models import Secret, SecretGroup, SecretTask, SecretType, TaskStatus, TaskType
+from secrets_app.services.custom_credentials import (
+    custom_credentials_secret_create,
+    secret_task_report,
+)
 from secrets_app.services.iam_credentials import iam_credentials_secret_create
-from secrets_app.services.rotation import rotation_bring_forward
+from secrets_app.services.rotation import rotation_bring_forward, secret_rotate
 
 REGION = "us-south"
 PROVIDER_GROUP = "custom-credentials"
@@ -195,6 +199,89 @@ def seed_lifecycle_demo(*, actor: Actor) -> int:
     return made
 
 
+INBOX_HISTORY = "demo-inbox-rotated-token"
+INBOX_FAILING = ("demo-inbox-unknown-user-1", "demo-inbox-unknown-user-2")
+
+
+def _latest(secret: Secret, task_type: str) -> SecretTask:
+    task = secret.tasks.filter(type=task_type, status=TaskStatus.QUEUED).first()
+    assert task is not None
+    return task
+
+
+@transaction.atomic
+def seed_inbox_demo(*, actor: Actor) -> int:
+    """Something real for the failed-task inbox, its chart and the version history: a token
+    secret rotated to version 3 whose version 1 delete failed (ERR10002, on the daily retry
+    ladder), and two secrets whose creation failed (ERR10004). The results are reported through
+    the task callback service, as the job would, inside this transaction: the tasks are settled
+    before any worker could pick them up. Made once."""
+    if Secret.all_objects.filter(
+        secret_type=SecretType.CUSTOM_CREDENTIALS, name=INBOX_HISTORY
+    ).exists():
+        return 0
+    principal = get_iam().principal_for_actor(actor)
+    group_id = SecretGroup.objects.get(name=PROVIDER_GROUP).pk
+
+    def report(task: SecretTask, body: dict[str, Any]) -> None:
+        secret_task_report(
+            principal=principal, secret_id=task.secret_id, task_id=task.pk, body=body
+        )
+
+    secret = custom_credentials_secret_create(
+        actor=actor,
+        name=INBOX_HISTORY,
+        configuration="token-provider",
+        parameters={"user_name": "demo-user"},
+        secret_group_id=group_id,
+        description="Rotated twice; the provider failed to delete version 1's token.",
+        labels=["demo", "inbox"],
+        version_custom_metadata={"reason": "initial"},
+    )
+    for n in (1, 2, 3):
+        report(
+            _latest(secret, TaskType.CREATE_CREDENTIALS),
+            {
+                "status": "credentials_created",
+                "credentials": {
+                    "id": f"demo-token-{n}",
+                    "payload": {"token": f"demo-{n}-{secret.pk}"},
+                },
+            },
+        )
+        if n < 3:
+            secret_rotate(
+                principal=principal,
+                secret_id=secret.pk,
+                version_custom_metadata={"reason": f"rotation {n}"},
+            )
+    failure = "error: the token service is unreachable; the token was not revoked"
+    report(
+        _latest(secret, TaskType.DELETE_CREDENTIALS),
+        {"status": "failed", "errors": [{"code": "ERR10002", "description": failure}]},
+    )
+    for name in INBOX_FAILING:
+        failing = custom_credentials_secret_create(
+            actor=actor,
+            name=name,
+            configuration="token-provider",
+            parameters={"user_name": "nobody-here"},
+            secret_group_id=group_id,
+            description="Its creation failed: the token service does not know the user.",
+            labels=["demo", "inbox"],
+        )
+        report(
+            _latest(failing, TaskType.CREATE_CREDENTIALS),
+            {
+                "status": "failed",
+                "errors": [
+                    {"code": "ERR10004", "description": "error: cannot create role: unknown user"}
+                ],
+            },
+        )
+    return 3
+
+
 def seed_embedded_cloud(*, actor: Actor) -> dict[str, int]:
     project = seed_code_engine(actor=actor)
     seed_iam_engine(actor=actor)
@@ -204,7 +291,9 @@ def seed_embedded_cloud(*, actor: Actor) -> dict[str, int]:
     instances = get_resource_controller().seed_demo(actor=actor)
     made = seed_custom_secret(actor=actor)
     lifecycle = seed_lifecycle_demo(actor=actor)
+    inbox = seed_inbox_demo(actor=actor)
     return {
+        "inbox_demo_secrets": inbox,
         "lifecycle_demo_secrets": lifecycle,
         "configurations": len(configs),
         "service_instances": instances,

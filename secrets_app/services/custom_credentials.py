@@ -41,7 +41,7 @@ from secrets_app.models import (
 from secrets_app.services.creation import SecretDetails, SecretPlan, secret_create
 from secrets_app.services.credentials import credentials_retire
 from secrets_app.services.iam_credentials import next_rotation
-from secrets_app.services.task_queue import task_create
+from secrets_app.services.task_queue import StatusHistoryAppend, status_entry, task_create
 from secrets_app.services.versions import payload_erase, secret_version_payload_read, version_add
 from secrets_app.signals import secret_task_finished
 
@@ -172,6 +172,7 @@ def _fail(task_id: str, *, code: str, description: str, actor: Actor = JOB_ACTOR
     open_statuses = [TaskStatus.QUEUED, TaskStatus.PROCESSING]
     changed = SecretTask.objects.filter(pk=task_id, status__in=open_statuses).update(
         status=TaskStatus.FAILED,
+        status_history=StatusHistoryAppend(status_entry(TaskStatus.FAILED)),
         errors=_task_error(code, description),
         updated_by=actor.iam_id,
         last_update_date=timezone.now(),
@@ -248,7 +249,10 @@ def job_environment(task: SecretTask, api_key: str) -> dict[str, str]:
 def secret_task_dispatch(*, task_id: str) -> str:
     """Claim a queued task and start its job run. Idempotent: a redelivered call does nothing."""
     claimed = SecretTask.objects.filter(pk=task_id, status=TaskStatus.QUEUED).update(
-        status=TaskStatus.PROCESSING, updated_by=JOB_ACTOR.iam_id, last_update_date=timezone.now()
+        status=TaskStatus.PROCESSING,
+        status_history=StatusHistoryAppend(status_entry(TaskStatus.PROCESSING)),
+        updated_by=JOB_ACTOR.iam_id,
+        last_update_date=timezone.now(),
     )
     if not claimed:
         return "not queued"
@@ -520,6 +524,7 @@ def secret_task_update(
             # that fail without the job's report.
             Secret.all_objects.filter(pk=secret.pk).update(last_rotation_failed=True)
     task.status = status
+    task.status_history = [*task.status_history, status_entry(status)]
     task.updated_by = actor.iam_id
     task.save()
     if secret.configuration is not None:

@@ -2,15 +2,55 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import F
+from django.db.models.sql.compiler import SQLCompiler
+from django.utils import timezone
 from django_q.tasks import async_task
 
 from console.identity import Actor
 from secrets_app.models import Secret, SecretTask, SecretVersion, TaskStatus
 
 TASKS_KEPT = 100
+
+
+def status_entry(status: str, at: datetime | None = None) -> dict[str, str]:
+    """One step of a task's status_history."""
+    return {"status": str(status), "at": (at or timezone.now()).isoformat()}
+
+
+class StatusHistoryAppend(models.Func):
+    """`status_history` with one more entry, computed by the database, so that a conditional
+    `.update(status=..., status_history=StatusHistoryAppend(entry))` records the step in the
+    same statement that claims it (SQLite's json_insert, PostgreSQL's jsonb ||)."""
+
+    output_field = models.JSONField()
+
+    def __init__(self, entry: dict[str, str]) -> None:
+        super().__init__(F("status_history"))
+        self.entry = entry
+
+    # Any other database has no such function, so the statement fails instead of writing junk.
+    function = "status_history_append_is_not_supported_here"
+
+    def as_sqlite(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> tuple[str, tuple[Any, ...]]:
+        column, params = compiler.compile(self.source_expressions[0])
+        sql = f"json_insert(COALESCE({column}, '[]'), '$[#]', json(%s))"
+        return sql, (*params, json.dumps(self.entry))
+
+    def as_postgresql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> tuple[str, tuple[Any, ...]]:
+        column, params = compiler.compile(self.source_expressions[0])
+        sql = f"(COALESCE({column}, '[]'::jsonb) || %s::jsonb)"
+        return sql, (*params, json.dumps([self.entry]))
 
 
 def task_create(
@@ -36,6 +76,7 @@ def task_create(
         attempt=(retry_of.attempt + 1) if retry_of else 1,
         created_by=actor.iam_id,
         updated_by=actor.iam_id,
+        status_history=[status_entry(TaskStatus.QUEUED)],
     )
     # History is capped at 100 tasks per secret: drop the oldest finished ones.
     finished = SecretTask.objects.filter(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from datetime import datetime
 from typing import Any
@@ -29,6 +31,36 @@ Payload = str | dict[str, Any]
 
 def _encode_payload(payload: Payload) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
+
+
+DIGEST_PURPOSE = "payload-field-digest"
+
+
+def _flatten(value: Any, prefix: str, into: dict[str, Any]) -> None:
+    if isinstance(value, dict) and value:
+        for key, inner in value.items():
+            _flatten(inner, f"{prefix}.{key}" if prefix else str(key), into)
+    else:
+        into[prefix or "payload"] = value
+
+
+def payload_digests(*, secret_id: UUID | str, payload: Payload) -> dict[str, Any]:
+    """Keyed hashes (HMAC-SHA256) of each field of a payload, for the redacted diff.
+
+    A string payload is the one field "payload"; a dict is flattened to dotted paths. Each value
+    is canonicalised as JSON and hashed with its path and the secret's id, under a key derived
+    from the active root key, whose id is kept beside the hashes: hashes made under another root
+    key cannot be compared. No value is kept, and equal values in two secrets hash differently.
+    """
+    key_id, key = crypto.derive_key(DIGEST_PURPOSE)
+    fields: dict[str, Any] = {}
+    _flatten(payload, "", fields)
+    digests = {}
+    for path, value in sorted(fields.items()):
+        canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        message = f"{secret_id}\0{path}\0{canonical}".encode()
+        digests[path] = hmac.new(key, message, hashlib.sha256).hexdigest()
+    return {"key_id": key_id, "fields": digests}
 
 
 def payload_erase(version: SecretVersion, *, also: tuple[str, ...] = ()) -> None:
@@ -63,12 +95,17 @@ def version_add(
     for a custom credentials delete task: UNVERIFIED which trigger IBM uses there; we use the
     one of the rotation that pushed it out).
 
+    A previous version whose credentials the new one takes over (same `credentials_id`, as in a
+    restore) loses its payload but not its credentials.
+
     Callers hold a transaction (and a lock on the secret's row) and have validated the inputs.
     """
     versions = SecretVersion.objects.filter(secret=secret)
     for old in versions.filter(alias=VersionAlias.PREVIOUS):
         old.alias = None
         payload_erase(old, also=("alias",))
+        if credentials_id and old.credentials_id == credentials_id:
+            continue  # a restore: the new version takes these credentials over
         credentials_retire(actor=actor, secret=secret, version=old, trigger=trigger)
     versions.filter(alias=VersionAlias.CURRENT).update(alias=VersionAlias.PREVIOUS)
     serial = (versions.aggregate(m=Max("serial"))["m"] or 0) + 1
@@ -83,6 +120,7 @@ def version_add(
         expiration_date=expiration_date,
         created_by=actor.iam_id,
         payload_available=True,
+        payload_digests=payload_digests(secret_id=secret.pk, payload=payload),
     )
     version.set_sealed(crypto.seal(_encode_payload(payload), context=version.seal_context()))
     version.save(force_insert=True)
@@ -108,6 +146,18 @@ def payload_gone_reason(version: SecretVersion) -> str:
     if version.credentials_deleted_at is not None:
         return "its credentials were deleted."
     return "its data was deleted."
+
+
+def payload_open(version: SecretVersion) -> Payload:
+    """A kept payload, for a service that reuses it without showing it (a restore). Not a read:
+    it is not audited as one and does not mark the version downloaded."""
+    sealed = version.get_sealed()
+    if not version.payload_available or sealed is None:
+        raise NotFoundError(
+            f"The data of version {version.serial} is no longer kept: {payload_gone_reason(version)}"
+        )
+    value: Payload = json.loads(crypto.open_sealed(sealed, context=version.seal_context()))
+    return value
 
 
 def secret_get_for_update(secret_id: UUID | str) -> Secret:

@@ -17,6 +17,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
@@ -265,8 +266,8 @@ def detail_context(request: AuthedRequest, secret_id: str) -> dict[str, Any]:
     )
     versions = list(secret.versions.order_by("-serial"))
     for version in versions:
-        version.metadata_json = _json(version.version_custom_metadata, indent=None)  # type: ignore[attr-defined]
-        version.metadata_edit = _json(version.version_custom_metadata, indent=2)  # type: ignore[attr-defined]
+        version.metadata_json = metadata_as_json(version.version_custom_metadata, indent=None)  # type: ignore[attr-defined]
+        version.metadata_edit = metadata_as_json(version.version_custom_metadata, indent=2)  # type: ignore[attr-defined]
         version.gone_reason = payload_gone_reason(version)  # type: ignore[attr-defined]
     by_alias = {v.alias: v for v in versions if v.alias}
     return {
@@ -278,16 +279,17 @@ def detail_context(request: AuthedRequest, secret_id: str) -> dict[str, Any]:
         "versions": versions,
         "current": by_alias.get(VersionAlias.CURRENT),
         "previous": by_alias.get(VersionAlias.PREVIOUS),
-        "metadata_json": _json(secret.custom_metadata, indent=2),
+        "metadata_json": metadata_as_json(secret.custom_metadata, indent=2),
         "lease": human_duration(secret.ttl_seconds) if secret.ttl_seconds else "",
         "can": secret_permissions(request.user, secret),
         "rotation_blocker": rotation_blocker(secret),
         "fresh_key_per_read": secret.secret_type == SecretType.IAM_CREDENTIALS
         and not secret.reuse_api_key,
+        "tab": "overview",
     }
 
 
-def _json(value: Any, *, indent: int | None) -> str:
+def metadata_as_json(value: Any, *, indent: int | None) -> str:
     """Metadata as JSON (the page escapes it), or "" when there is none."""
     return json.dumps(value, indent=indent, ensure_ascii=False, sort_keys=True) if value else ""
 
@@ -295,8 +297,15 @@ def _json(value: Any, *, indent: int | None) -> str:
 @never_cache
 @require_GET
 def secret_detail(request: AuthedRequest, secret_id: str) -> HttpResponse:
-    """Not cached: versions, tasks and their errors stay off shared and browser caches."""
-    return render(request, "secrets/detail.html", detail_context(request, secret_id))
+    """Not cached: versions, tasks and their errors stay off shared and browser caches. A tab
+    switch (htmx, HX-Target tab-panel) gets the Overview tab's panel only."""
+    context = detail_context(request, secret_id)
+    if request.htmx and not request.htmx.boosted and request.htmx.target == "tab-panel":
+        response = render(request, "secrets/detail.html#tab-panel", context)
+    else:
+        response = render(request, "secrets/detail.html", context)
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
 
 
 @never_cache
