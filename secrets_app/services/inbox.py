@@ -214,8 +214,9 @@ def tasks_bulk_retry(
         actor=principal.actor,
         action="secret_task.bulk_retry",
         object_type="secret_task",
-        object_id=",".join(t.pk for t in locked)[:255],
-        detail={"count": len(retries)},
+        # object_id holds one id (64 characters at most); the detail names every task.
+        object_id=locked[0].pk,
+        detail={"count": len(retries), "task_ids": [t.pk for t in locked]},
     )
     return retries
 
