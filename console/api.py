@@ -6,7 +6,6 @@ raised by services become IBM's error body (reference/sm-api.md §7.1) with a 4x
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import uuid
@@ -15,13 +14,10 @@ from datetime import datetime
 from typing import Any, cast
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.utils.module_loading import import_string
-from django.views.decorators.csrf import csrf_exempt
 
-from console.crypto import CryptoError
 from console.errors import ServiceError
 
 logger = logging.getLogger("console.api")
@@ -42,11 +38,17 @@ def is_json_path(path: str) -> bool:
 
 
 def error_response(
-    status: int, code: str, message: str, *, target: str | None = None, trace: str | None = None
+    status: int,
+    code: str,
+    message: str,
+    *,
+    target: str | None = None,
+    target_type: str = "field",
+    trace: str | None = None,
 ) -> JsonResponse:
     error: dict[str, Any] = {"code": code, "message": message, "more_info": MORE_INFO}
     if target:
-        error["target"] = {"type": "field", "name": target}
+        error["target"] = {"type": target_type, "name": target}
     response = JsonResponse(
         {"errors": [error], "trace": trace or str(uuid.uuid4()), "status_code": status},
         status=status,
@@ -131,40 +133,13 @@ def _token_verifier() -> Callable[[str], Any]:
     return cast(Callable[[str], Any], import_string(settings.SM_API_TOKEN_VERIFIER))
 
 
-def api_endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Bearer-token authentication plus error translation for an /api/v2 view.
+UNAUTHORIZED = "Send an IAM access token: Authorization: Bearer <token>."
 
-    The view receives `request.principal`. Services raise; this turns what they raise into IBM's
-    error body. Unexpected exceptions become a 500 whose body carries only a trace id.
-    """
 
-    @csrf_exempt  # bearer tokens, not cookies, authenticate the API
-    @login_not_required
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return error_response(
-                401, "unauthorized", "Send an IAM access token: Authorization: Bearer <token>."
-            )
-        try:
-            request.principal = _token_verifier()(token.strip())  # type: ignore[attr-defined]
-            response = view(request, *args, **kwargs)
-            if response.status_code == 405 and response.get("Content-Type", "").startswith(
-                "text/html"
-            ):
-                allowed = response.get("Allow", "")
-                return error_response(405, "method_not_allowed", f"Use one of: {allowed}.")
-            return response
-        except ServiceError as exc:  # a refused token is one too (401)
-            return error_response(exc.status, exc.code, exc.message, target=exc.field)
-        except ValidationError as exc:
-            return validation_error_response(exc)
-        except CryptoError:
-            logger.exception("crypto failure in %s", request.path)
-            return error_response(500, "internal_error", "The secret data could not be decrypted.")
-        except Exception as exc:  # noqa: BLE001 - the API never answers with an HTML page
-            return internal_error_response(request, exc)
-
-    return wrapper
+def authenticate_bearer(request: HttpRequest) -> Any:
+    """The principal behind the request's bearer token, or a ServiceError with status 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ServiceError.unauthorized(UNAUTHORIZED)
+    return _token_verifier()(token.strip())

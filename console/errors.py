@@ -6,6 +6,8 @@ carries a snake_case code and an HTTP status for IBM's error body (reference/sm-
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+
 
 class ServiceError(Exception):
     code = "bad_request"
@@ -15,6 +17,12 @@ class ServiceError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+    @classmethod
+    def unauthorized(cls, message: str) -> ServiceError:
+        error = cls(message)
+        error.code, error.status = "unauthorized", 401
+        return error
 
 
 class NotFoundError(ServiceError):
@@ -35,3 +43,19 @@ class LimitExceededError(ServiceError):
 class AccessDeniedError(ServiceError):
     code = "forbidden"
     status = 403
+
+
+class DuplicateNameError(ValidationError):
+    """A name that is already taken.
+
+    A field error like any other in the console (422 with the message under the field); the API
+    answers it with 409 Conflict (sm-api.md §7.2), naming the field in `target`.
+    """
+
+    code = "conflict"
+    status = 409
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__({field: message})
+        self.field = field
+        self.message = message

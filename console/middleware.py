@@ -8,7 +8,13 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django_htmx.http import HttpResponseClientRedirect
 
-from console.api import error_response, internal_error_response, is_json_path
+from console.api import (
+    authenticate_bearer,
+    error_response,
+    internal_error_response,
+    is_json_path,
+)
+from console.errors import ServiceError
 
 # No inline script anywhere: htmx is configured by a <meta> tag and the theme toggle lives in
 # static/js/app.js. Inline style attributes stay allowed because the Django admin uses them.
@@ -37,11 +43,46 @@ class ContentSecurityPolicyMiddleware:
         return response
 
 
+class ApiAuthenticationMiddleware:
+    """Bearer-token authentication for the REST API, before any routing happens.
+
+    Every path under /api/ except the public documents (settings.SM_API_PUBLIC_PATHS: the
+    OpenAPI document and Swagger UI) needs a valid IAM access token, so a caller without one
+    gets 401 whatever the path or method, and learns nothing about which routes exist. The
+    verified principal is `request.principal`; the API views' own auth reads it from there.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith("/api/") or request.path in settings.SM_API_PUBLIC_PATHS:
+            return self.get_response(request)
+        try:
+            request.principal = authenticate_bearer(request)  # type: ignore[attr-defined]
+        except ServiceError as exc:
+            return error_response(exc.status, exc.code, exc.message)
+        return self.get_response(request)
+
+
 class LoginRequiredMiddleware(_DjangoLoginRequired):
     """Django's login-required default, plus a full-page redirect for htmx requests.
 
     Without it an expired session would swap the login form into whatever region asked.
     """
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., HttpResponseBase],
+        view_args: list[object],
+        view_kwargs: dict[str, object],
+    ) -> HttpResponseBase | None:
+        # The API and the token endpoint authenticate with bearer tokens and API keys, never
+        # with the session (ApiAuthenticationMiddleware has already checked the token).
+        if is_json_path(request.path):
+            return None
+        return super().process_view(request, view_func, view_args, view_kwargs)
 
     # django-stubs types this hook's result as HttpResponseRedirect, but Django only returns it
     # as the response, so an htmx client redirect (not an HttpResponseRedirect) is fine.

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "console.middleware.JsonApiErrorMiddleware",
+    "console.middleware.ApiAuthenticationMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -181,6 +182,8 @@ SM_JOB_MAX_FILE_MB = env_int("SM_JOB_MAX_FILE_MB", 64, minimum=1)
 
 # The callable that turns an API bearer token into a principal (the IAM provider's).
 SM_API_TOKEN_VERIFIER = "engines_app.providers.iam.verify_access_token"
+# The API's paths that need no bearer token: its OpenAPI document and Swagger UI.
+SM_API_PUBLIC_PATHS = frozenset({"/api/v2/openapi.json", "/api/v2/swagger-ui"})
 
 # Request size limits. A request body larger than SM_MAX_REQUEST_BYTES gets 413 on the API (and
 # Django's 400 in the console); file uploads are limited by their own fields. JSON bodies nested

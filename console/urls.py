@@ -18,7 +18,7 @@ urlpatterns = [
     path("admin/login/", views.ThrottledLoginView.as_view(), name="admin-login"),
     path("admin/", admin.site.urls),
     path("", include("engines_app.providers.embedded.iam.urls")),
-    path("api/v2/", include("secrets_app.api.urls")),
+    path("api/v2/", include("secrets_app.api.urls", namespace="api-v2")),
     path(
         "cloud/service-instances/",
         include("engines_app.providers.embedded.resource_controller.urls"),

@@ -236,6 +236,34 @@ class SecretVersion(SealedFields):
         return f"{self.secret_id} v{self.serial}"
 
 
+class SecretLock(models.Model):
+    """A named lock on one version of a secret (sm-api.md §2.5).
+
+    A locked version's data cannot be deleted, and a rotation that would push it out of
+    current/previous (and so erase its data) is refused. A lock's name is unique per secret: it
+    is attached to one version at a time.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    secret = models.ForeignKey(Secret, on_delete=models.CASCADE, related_name="locks")
+    version = models.ForeignKey(SecretVersion, on_delete=models.CASCADE, related_name="locks")
+    name = models.CharField(max_length=64)
+    description = models.CharField(max_length=1024, blank=True, default="")
+    attributes = models.JSONField(default=dict, blank=True)
+    created_by = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["secret", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["secret", "name"], name="lock_unique_name_per_secret"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} on {self.version_id}"
+
+
 class TaskType(models.TextChoices):
     CREATE_CREDENTIALS = "create_credentials", "Create credentials"
     DELETE_CREDENTIALS = "delete_credentials", "Delete credentials"

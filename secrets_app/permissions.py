@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 
+from console.errors import NotFoundError
 from engines_app.models import ConfigurationTest
 from engines_app.permissions import can_manage_engines
 from engines_app.providers.iam import AccessGroupInfo, Principal, ServiceIdInfo, get_iam
@@ -213,3 +214,53 @@ def writable_group_choice(group_id: str, groups: Iterable[SecretGroup], *, purpo
     if SecretGroup.objects.filter(pk=group_id).exists():
         raise PermissionDenied(f"You need the Writer role on this secret group {purpose}.")
     raise ValidationError("That secret group no longer exists; pick another one.")
+
+
+# --- API callers: a bearer token's principal rather than a console user -------------------------
+
+# A caller "sees" an object when they hold any role on its secret group: metadata reading
+# (Reader and up) or task reporting (the credentials provider job's SecretTaskUpdater).
+_SCOPE_ACTIONS = ("secret.metadata.read", "secret_task.update")
+
+
+def _in_scope(principal: Principal, secret_group_id: str) -> bool:
+    iam = get_iam()
+    return any(
+        iam.is_allowed(principal, action, secret_group_id=secret_group_id)
+        for action in _SCOPE_ACTIONS
+    )
+
+
+def get_secret_for_principal(principal: Principal, secret_id: str | UUID, action: str) -> Secret:
+    """The secret, if the caller may take the IAM action on it.
+
+    404 (NotFoundError) when it does not exist or lies outside the caller's scope, so the answer
+    tells a stranger nothing; 403 (AccessDeniedError, naming the role) when the caller sees it
+    but holds too weak a role.
+    """
+    try:
+        secret = (
+            Secret.objects.select_related("secret_group", "configuration")
+            .filter(pk=secret_id, probe=False)
+            .first()
+        )
+    except (ValidationError, ValueError):
+        secret = None
+    if secret is None or not _in_scope(principal, secret.secret_group_id):
+        raise NotFoundError(f"Secret {secret_id} does not exist.")
+    get_iam().authorize(principal, action, secret_group_id=secret.secret_group_id)
+    return secret
+
+
+def get_group_for_principal(principal: Principal, group_id: str, action: str) -> SecretGroup:
+    """The secret group, with the same 404/403 rule as get_secret_for_principal.
+
+    Managing groups (`secret_group.manage`) is an instance-wide Manager action, as in the
+    console; reading one needs a role on it.
+    """
+    group = SecretGroup.objects.filter(pk=group_id).first()
+    if group is None or not _in_scope(principal, group.pk):
+        raise NotFoundError(f"Secret group {group_id} does not exist.", field="id")
+    scope = None if action == "secret_group.manage" else group.pk
+    get_iam().authorize(principal, action, secret_group_id=scope)
+    return group

@@ -1,10 +1,8 @@
+"""Mounted at /api/v2/ by console.urls under the namespace `api-v2`: reverse an operation by its
+SDK name, e.g. reverse("api-v2:replace_secret_task", args=[secret_id, task_id])."""
+
 from __future__ import annotations
 
-from django.urls import path
+from secrets_app.api.app import api
 
-from secrets_app.api import views
-
-urlpatterns = [
-    path("secrets/<str:secret_id>/tasks", views.task_list, name="api-secret-tasks"),
-    path("secrets/<str:secret_id>/tasks/<str:task_id>", views.task_detail, name="api-secret-task"),
-]
+urlpatterns, app_name, _namespace = api.urls

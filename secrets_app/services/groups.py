@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 
 from console import validation
 from console.audit import audit_record
-from console.errors import ConflictError, LimitExceededError, NotFoundError
+from console.errors import ConflictError, DuplicateNameError, LimitExceededError, NotFoundError
 from console.identity import Actor
 from secrets_app.models import DEFAULT_GROUP_ID, SecretGroup, SecretState
 
@@ -38,7 +38,7 @@ def _group_name_free(name: str, *, exclude_id: str | None = None) -> None:
     if exclude_id:
         clash = clash.exclude(pk=exclude_id)
     if clash.exists():
-        raise ValidationError({"name": f"A secret group named {name!r} already exists."})
+        raise DuplicateNameError("name", f"A secret group named {name!r} already exists.")
 
 
 @transaction.atomic
@@ -61,7 +61,7 @@ def group_create(*, actor: Actor, name: str, description: str = "") -> SecretGro
                 name=name, description=description, created_by=actor.iam_id
             )
     except IntegrityError:
-        raise ValidationError({"name": f"A secret group named {name!r} already exists."}) from None
+        raise DuplicateNameError("name", f"A secret group named {name!r} already exists.") from None
     audit_record(
         actor=actor,
         action="secret_group.create",

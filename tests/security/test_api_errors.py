@@ -39,7 +39,7 @@ def assert_ibm_error(response, status: int) -> dict:
 
 
 def _task_url() -> str:
-    return reverse("api-secret-task", args=[str(uuid.uuid4()), f"sm-task-{uuid.uuid4()}"])
+    return reverse("api-v2:replace_secret_task", args=[str(uuid.uuid4()), f"sm-task-{uuid.uuid4()}"])
 
 
 def test_a_deeply_nested_body_is_a_400_not_a_crash(client, token):
@@ -78,7 +78,7 @@ def test_an_unexpected_error_is_a_json_500_with_only_a_trace_id(
     monkeypatch.setattr(custom_credentials, "secret_tasks_for", explode)
     client = Client(raise_request_exception=False)
     response = client.get(
-        reverse("api-secret-tasks", args=[str(uuid.uuid4())]),
+        reverse("api-v2:list_secret_tasks", args=[str(uuid.uuid4())]),
         headers={"Authorization": f"Bearer {token}"},
     )
     body = assert_ibm_error(response, 500)
@@ -110,7 +110,7 @@ def test_unknown_routes_and_methods_answer_json(client, token):
     assert_ibm_error(client.get("/api/v2/no-such-thing", headers=auth), 404)
     assert_ibm_error(client.get("/api/v2/no-such-thing"), 401)  # nothing is said without a token
     assert_ibm_error(client.get(reverse("iam-token")), 405)
-    wrong = client.post(reverse("api-secret-tasks", args=[str(uuid.uuid4())]), headers=auth)
+    wrong = client.post(reverse("api-v2:list_secret_tasks", args=[str(uuid.uuid4())]), headers=auth)
     assert_ibm_error(wrong, 405)
 
 

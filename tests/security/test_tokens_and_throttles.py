@@ -35,7 +35,7 @@ def _token(client: Client, apikey: str, **kwargs) -> object:
 
 def _api_status(client: Client, token: str) -> int:
     """401 for a refused token; 404 (no such secret) once the token is accepted."""
-    url = reverse("api-secret-tasks", args=[str(uuid.uuid4())])
+    url = reverse("api-v2:list_secret_tasks", args=[str(uuid.uuid4())])
     return client.get(url, headers={"Authorization": f"Bearer {token}"}).status_code
 
 
@@ -63,7 +63,7 @@ def test_a_token_stops_working_when_its_key_is_deleted(client, job_key):
     assert _api_status(client, token) == 404
     iam.api_key_delete(actor=SETUP, api_key_id=key.pk)
     response = client.get(
-        reverse("api-secret-tasks", args=[str(uuid.uuid4())]),
+        reverse("api-v2:list_secret_tasks", args=[str(uuid.uuid4())]),
         headers={"Authorization": f"Bearer {token}"},
     )
     assert response.status_code == 401

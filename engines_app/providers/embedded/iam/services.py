@@ -416,7 +416,12 @@ def is_allowed(principal: Principal, action: str, *, secret_group_id: str | None
 def authorize(principal: Principal, action: str, *, secret_group_id: str | None) -> None:
     if not is_allowed(principal, action, secret_group_id=secret_group_id):
         where = f"secret group {secret_group_id}" if secret_group_id else "this instance"
-        raise AccessDeniedError(f"{principal.name} is not allowed to perform {action} on {where}.")
+        # ROLE_ACTIONS lists the roles from the weakest up, so the first one is what to ask for.
+        needed = next(role for role, actions in ROLE_ACTIONS.items() if action in actions)
+        raise AccessDeniedError(
+            f"{principal.name} is not allowed to perform {action} on {where}; "
+            f"it needs the {needed} role there."
+        )
 
 
 def _scope_name(policy: AccessPolicy) -> str:
