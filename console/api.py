@@ -25,10 +25,6 @@ logger = logging.getLogger("console.api")
 MORE_INFO = "https://cloud.ibm.com/apidocs/secrets-manager/secrets-manager-v2"
 
 
-class ApiRequest(HttpRequest):
-    principal: Any  # whoever the token stands for, as the IAM provider describes them
-
-
 # Paths whose every response, errors included, is JSON: the REST API and the token endpoint.
 JSON_PATH_PREFIXES = ("/api/", "/identity/")
 

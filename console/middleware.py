@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware as _DjangoLoginRequired
@@ -75,8 +76,8 @@ class LoginRequiredMiddleware(_DjangoLoginRequired):
         self,
         request: HttpRequest,
         view_func: Callable[..., HttpResponseBase],
-        view_args: list[object],
-        view_kwargs: dict[str, object],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
     ) -> HttpResponseBase | None:
         # The API and the token endpoint authenticate with bearer tokens and API keys, never
         # with the session (ApiAuthenticationMiddleware has already checked the token).

@@ -54,7 +54,7 @@ api = NinjaAPI(
 @api.exception_handler(NinjaValidationError)
 def _invalid_request(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
     first = exc.errors[0] if exc.errors else {"loc": (), "msg": "The request is not valid."}
-    target_type, name = error_target(first.get("loc", ()))
+    target_type, name = error_target(list(first.get("loc", ())))
     message = str(first.get("msg", "is not valid")).removeprefix("Value error, ")
     if first.get("type") == "extra_forbidden":
         message = "is not a known field here"
@@ -67,7 +67,7 @@ def _invalid_request(request: HttpRequest, exc: NinjaValidationError) -> HttpRes
 
 @api.exception_handler(DuplicateNameError)
 def _duplicate(request: HttpRequest, exc: DuplicateNameError) -> HttpResponse:
-    return error_response(409, "conflict", exc.message, target=exc.field)
+    return error_response(409, "conflict", str(exc.message), target=exc.field)
 
 
 @api.exception_handler(ValidationError)

@@ -3,6 +3,7 @@ body parser and the error-target rule. secrets_app.api.app assembles them into t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.http import HttpRequest
@@ -11,6 +12,13 @@ from ninja.parser import Parser
 from ninja.security import HttpBearer
 
 from console.api import parse_json_object
+from engines_app.providers.iam import Principal
+
+
+class ApiRequest(HttpRequest):
+    """What an API view receives: `auth` is the caller, as the IAM provider describes them."""
+
+    auth: Principal
 
 
 class MiddlewareBearer(HttpBearer):
@@ -35,7 +43,7 @@ class ApiRouter(Router):
         super().add_api_operation(*args, **kwargs)
 
 
-def error_target(loc: tuple[Any, ...] | list[Any]) -> tuple[str, str]:
+def error_target(loc: Sequence[Any]) -> tuple[str, str]:
     """(target type, name) for a ninja validation error's location.
 
     Body errors are located as ("body", <parameter name>, field, ...); in a discriminated union

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from ninja import Status
 
 from engines_app.providers.iam import get_iam
-from secrets_app.api.base import ApiRouter
+from secrets_app.api.base import ApiRequest, ApiRouter
 from secrets_app.api.schemas import groups as schemas
 from secrets_app.api.schemas.common import errors
 from secrets_app.api.serializers import group_json
@@ -26,7 +26,7 @@ router = ApiRouter(tags=["Secret groups"])
     summary="Create a secret group",
 )
 def create_secret_group(
-    request: HttpRequest, body: schemas.SecretGroupPrototype
+    request: ApiRequest, body: schemas.SecretGroupPrototype
 ) -> Status[dict[str, Any]]:
     get_iam().authorize(request.auth, "secret_group.manage", secret_group_id=None)
     group = services.group_create(
@@ -41,7 +41,7 @@ def create_secret_group(
     operation_id="list_secret_groups",
     summary="List the secret groups (the default group included)",
 )
-def list_secret_groups(request: HttpRequest) -> dict[str, Any]:
+def list_secret_groups(request: ApiRequest) -> dict[str, Any]:
     ids = get_iam().group_ids_allowing(request.auth, "secret_group.read")
     groups = SecretGroup.objects.order_by("created_at", "name")
     if ids is not None:
@@ -56,7 +56,7 @@ def list_secret_groups(request: HttpRequest) -> dict[str, Any]:
     operation_id="get_secret_group",
     summary="Get a secret group",
 )
-def get_secret_group(request: HttpRequest, id: str) -> dict[str, Any]:  # noqa: A002
+def get_secret_group(request: ApiRequest, id: str) -> dict[str, Any]:  # noqa: A002
     return group_json(get_group_for_principal(request.auth, id, "secret_group.read"))
 
 
@@ -68,7 +68,7 @@ def get_secret_group(request: HttpRequest, id: str) -> dict[str, Any]:  # noqa: 
     openapi_extra={"requestBody": {"content": {"application/merge-patch+json": {}}}},
 )
 def update_secret_group(
-    request: HttpRequest,
+    request: ApiRequest,
     id: str,  # noqa: A002
     body: schemas.SecretGroupPatch,
 ) -> dict[str, Any]:
@@ -88,7 +88,7 @@ def update_secret_group(
     operation_id="delete_secret_group",
     summary="Delete an empty secret group",
 )
-def delete_secret_group(request: HttpRequest, id: str) -> HttpResponse:  # noqa: A002
+def delete_secret_group(request: ApiRequest, id: str) -> HttpResponse:  # noqa: A002
     group = get_group_for_principal(request.auth, id, "secret_group.manage")
     services.group_delete(actor=request.auth.actor, group_id=group.pk)
     return HttpResponse(status=204)
