@@ -10,9 +10,11 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from console.errors import AccessDeniedError
 from engines_app.models import ConfigType, Configuration
 from engines_app.providers.access import require_configuration_read
-from engines_app.providers.iam import get_iam
+from engines_app.providers.iam import Principal, get_iam
+from engines_app.services import configuration_get
 
 
 def can_manage_engines(user: AbstractBaseUser | AnonymousUser) -> bool:
@@ -47,3 +49,32 @@ def get_configuration(name: str) -> Configuration:
     if config is None:
         raise Http404("No such custom credentials configuration.")
     return config
+
+
+# --- API callers: a bearer token's principal rather than a console user -------------------------
+
+
+def require_configuration_read_for_principal(principal: Principal) -> None:
+    """The console's rule for API callers: a role (Reader or more) somewhere; 403 otherwise."""
+    ids = get_iam().group_ids_allowing(principal, "configuration.read")
+    if ids is not None and not ids:
+        raise AccessDeniedError(
+            f"{principal.name} needs a role (Reader or more) on a secret group or on this "
+            "instance to see the secrets engine configurations."
+        )
+
+
+def get_configuration_for_principal(
+    principal: Principal, name: str, action: str, *, config_type: str | None = None
+) -> Configuration:
+    """The configuration named `name` (of `config_type`, when given), for an API caller.
+
+    Reading needs a role anywhere, changing needs the Manager role on the instance; both are
+    checked before the lookup (403 before 404, as in the console). A name held by several
+    config types without `config_type` raises AmbiguousConfigurationError (300).
+    """
+    if action == "configuration.manage":
+        get_iam().authorize(principal, action, secret_group_id=None)
+    else:
+        require_configuration_read_for_principal(principal)
+    return configuration_get(name=name, config_type=config_type)

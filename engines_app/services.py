@@ -11,7 +11,13 @@ from django.urls import reverse
 
 from console import crypto, validation
 from console.audit import audit_record
-from console.errors import ConflictError, LimitExceededError, NotFoundError
+from console.errors import (
+    ConflictError,
+    DuplicateNameError,
+    LimitExceededError,
+    NotFoundError,
+    ServiceError,
+)
 from console.identity import Actor
 from engines_app import schema as schemas
 from engines_app.models import ConfigTestStatus, ConfigType, Configuration
@@ -82,8 +88,8 @@ def custom_configuration_create(
     validation.validate_configuration_name(name)
     timeout_text, timeout_seconds = validation.parse_task_timeout(task_timeout)
     if Configuration.objects.filter(config_type=ConfigType.CUSTOM_CREDENTIALS, name=name).exists():
-        raise ValidationError(
-            {"name": f"A custom credentials configuration named {name!r} already exists."}
+        raise DuplicateNameError(
+            "name", f"A custom credentials configuration named {name!r} already exists."
         )
     if (
         Configuration.objects.filter(config_type=ConfigType.CUSTOM_CREDENTIALS).count()
@@ -107,7 +113,8 @@ def custom_configuration_create(
             }
         )
     if not code_engine_authorized(project_id):
-        raise ConflictError(
+        # 400: the request names a project Secrets Manager may not use yet (not a conflict).
+        raise ServiceError(
             f"Secrets Manager is not authorized to access Code Engine project {job.project_name}: "
             "create the service authorization (Secrets Manager → Code Engine, roles Viewer and Writer) first.",
             field="project_id",
@@ -149,17 +156,33 @@ def custom_configuration_create(
     return config
 
 
+class AmbiguousConfigurationError(ConflictError):
+    """One name under several config types, and the caller did not say which (sm-api.md §2.6).
+
+    IBM answers "300 Multiple Choices" and points at the X-Sm-Accept-Configuration-Type header;
+    `config_types` lists the candidates.
+    """
+
+    code = "multiple_choices"
+    status = 300
+
+    def __init__(self, name: str, config_types: list[str]) -> None:
+        super().__init__(
+            f"More than one configuration is named {name!r} ({', '.join(config_types)}); say "
+            "which config_type you mean in the X-Sm-Accept-Configuration-Type header."
+        )
+        self.config_types = config_types
+
+
 def configuration_get(*, name: str, config_type: str | None = None) -> Configuration:
     qs = Configuration.objects.filter(name=name)
     if config_type:
         qs = qs.filter(config_type=config_type)
-    found = list(qs[:2])
+    found = list(qs.order_by("config_type")[:10])
     if not found:
         raise NotFoundError(f"There is no configuration named {name!r}.")
     if len(found) > 1:
-        raise ConflictError(
-            f"More than one configuration is named {name!r}; say which config_type you mean."
-        )
+        raise AmbiguousConfigurationError(name, [c.config_type for c in found])
     return found[0]
 
 
@@ -233,8 +256,9 @@ def _validate_api_key(api_key: object) -> str:
 
 def _refuse_second_iam_configuration() -> None:
     if Configuration.objects.filter(config_type=ConfigType.IAM_CREDENTIALS).exists():
-        raise ConflictError(
-            "The IAM credentials engine is already configured; edit the existing configuration."
+        raise LimitExceededError(
+            "The IAM credentials engine is already configured (one configuration per instance); "
+            "edit the existing configuration."
         )
 
 
@@ -352,6 +376,27 @@ def iam_configuration_update(
             detail={"changed": changed},
         )
     return config
+
+
+def iam_configuration_api_key(*, actor: Actor, name: str) -> str | None:
+    """The IAM credentials engine's API key (GET /api/v2/configurations/{name}), audited.
+
+    None when the engine works through the service authorization and holds no key. The caller
+    checks that `actor` may manage configurations.
+    """
+    config = configuration_get(name=name, config_type=ConfigType.IAM_CREDENTIALS)
+    sealed = config.get_sealed()
+    if sealed is None:
+        return None
+    value = crypto.open_sealed(sealed, context=config.seal_context()).decode()
+    audit_record(
+        actor=actor,
+        action="configuration.api_key_read",
+        object_type="configuration",
+        object_id=str(config.pk),
+        object_name=config.name,
+    )
+    return value
 
 
 def configurations_using_job(project_id: str, job_name: str) -> list[JobUser]:

@@ -240,8 +240,9 @@ class SecretLock(models.Model):
     """A named lock on one version of a secret (sm-api.md §2.5).
 
     A locked version's data cannot be deleted, and a rotation that would push it out of
-    current/previous (and so erase its data) is refused. A lock's name is unique per secret: it
-    is attached to one version at a time.
+    current/previous (and so erase its data) is refused. A lock's name is unique per secret
+    version, as IBM's (SecretLockPrototype): the same name may pin both the current and the
+    previous version, until a create with mode remove_previous moves it to one.
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -257,7 +258,9 @@ class SecretLock(models.Model):
     class Meta:
         ordering = ["secret", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["secret", "name"], name="lock_unique_name_per_secret"),
+            models.UniqueConstraint(
+                fields=["version", "name"], name="lock_unique_name_per_version"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -261,6 +261,28 @@ def update_task(ctx: JobContext, access_token: str, body: dict[str, Any]) -> Non
         raise DeliveryError(f"task update ({body.get('status')}): HTTP {status}{final}")
 
 
+def read_secret(ctx: JobContext, access_token: str, secret_id: str) -> tuple[int, Any]:
+    """``GET /api/v2/secrets/{id}`` (the secret with its value, §5.5): (status, parsed body).
+
+    The body of a 200 is the secret; of anything else, IBM's error body or None. Needs the
+    SecretsReader role on the secret's group for the job's service ID.
+    """
+    url = f"{ctx.instance_url}/api/v2/secrets/{urllib.parse.quote(secret_id, safe='')}"
+
+    def build() -> urllib.request.Request:
+        return urllib.request.Request(
+            url,
+            method="GET",
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+        )
+
+    status, body = _send_with_retry(ctx, "secret read", build)
+    try:
+        return status, json.loads(body)
+    except ValueError:
+        return status, None
+
+
 def failed_body(code: str, description: str) -> dict[str, Any]:
     """The ``failed`` task update with one provider error."""
     text = printable(description, MAX_DESCRIPTION_CHARS) or "the credentials provider failed"

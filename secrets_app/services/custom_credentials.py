@@ -8,7 +8,6 @@ activates the secret, or records the provider's errors.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from datetime import timedelta
 from typing import Any, Unpack
@@ -406,13 +405,24 @@ def secret_task_report(
             principal=principal, secret_id=secret_id, task_id=task_id, body=body
         )
     except (ValidationError, ServiceError) as exc:
-        status = 400 if isinstance(exc, ValidationError) else exc.status
-        if status in (400, 404):
-            with contextlib.suppress(ValueError):  # not a secret id: no task to mark
-                SecretTask.objects.filter(pk=task_id, secret_id=UUID(str(secret_id))).update(
-                    no_retry=True
-                )
+        if (400 if isinstance(exc, ValidationError) else exc.status) in (400, 404):
+            secret_task_refused(principal=principal, secret_id=secret_id, task_id=task_id)
         raise
+
+
+@transaction.atomic
+def secret_task_refused(*, principal: Principal, secret_id: UUID | str, task_id: str) -> bool:
+    """Record that a report on this task was answered 400 or 404, which tells the job that no
+    retry can fix it (§5.6): the delete-retry ladder skips the task once it fails. Only a caller
+    who may update the task marks it (a 403 marks nothing). Returns whether a task was marked."""
+    try:
+        secret = Secret.all_objects.get(pk=secret_id)
+    except (Secret.DoesNotExist, ValidationError, ValueError):
+        return False
+    iam = get_iam()
+    if not iam.is_allowed(principal, "secret_task.update", secret_group_id=secret.secret_group_id):
+        return False
+    return SecretTask.objects.filter(pk=task_id, secret=secret).update(no_retry=True) > 0
 
 
 @transaction.atomic

@@ -9,6 +9,10 @@
   active: its next read issues a new key. A generated service ID is deleted once no version
   holds a key (iam-credentials.md: "the API key (and a generated service ID) is deleted").
 
+A locked version keeps its data past its lease (IBM: a lock protects a version's data even after
+it expires): it is erased at the first sweep after its last lock is removed. Its secret still
+moves to Destroyed when its lease ends.
+
 Each version and secret is claimed with a conditional update (payload_available, state), so
 two workers never expire the same one twice.
 """
@@ -41,7 +45,7 @@ from secrets_app.services.versions import payload_erase
 def _expire_version(version_id: UUID, now: datetime) -> bool:
     with transaction.atomic():
         claimed = SecretVersion.objects.filter(
-            pk=version_id, payload_available=True, expiration_date__lte=now
+            pk=version_id, payload_available=True, expiration_date__lte=now, locks__isnull=True
         ).update(
             # The claim and the erasure in one conditional update (as set_sealed(None) does).
             payload_available=False,
@@ -84,7 +88,10 @@ def _expire_secret(secret_id: UUID, now: datetime) -> bool:
         )
         if not claimed:
             return False
-        for version in SecretVersion.objects.filter(secret=secret, payload_available=True):
+        unlocked = SecretVersion.objects.filter(
+            secret=secret, payload_available=True, locks__isnull=True
+        )
+        for version in unlocked:
             payload_erase(version)
             credentials_retire(
                 actor=SECRETS_MANAGER,
@@ -106,12 +113,23 @@ def _expire_secret(secret_id: UUID, now: datetime) -> bool:
 def leases_expire(*, now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     versions = 0
-    # Versions other than the current one first (previous keys left to their own lease, and the
-    # keys of reuse-off reads); the current version ends with its secret below.
+    # Versions other than the current one of an active secret first (previous keys left to their
+    # own lease, and the keys of reuse-off reads); that current version ends with its secret
+    # below. A destroyed secret's versions are here too: those a lock kept past the lease.
     due_versions = (
-        SecretVersion.objects.filter(payload_available=True, expiration_date__lte=now)
-        .exclude(alias=VersionAlias.CURRENT, secret__reuse_api_key=True)
-        .exclude(alias=VersionAlias.CURRENT, secret__secret_type__in=_ENDS_WITH_SECRET)
+        SecretVersion.objects.filter(
+            payload_available=True, expiration_date__lte=now, locks__isnull=True
+        )
+        .exclude(
+            alias=VersionAlias.CURRENT,
+            secret__reuse_api_key=True,
+            secret__state=SecretState.ACTIVE,
+        )
+        .exclude(
+            alias=VersionAlias.CURRENT,
+            secret__secret_type__in=_ENDS_WITH_SECRET,
+            secret__state=SecretState.ACTIVE,
+        )
         .values_list("pk", flat=True)
     )
     for version_id in list(due_versions):

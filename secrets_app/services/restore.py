@@ -22,11 +22,13 @@ from uuid import UUID
 
 from django.db import transaction
 
+from console import validation
 from console.audit import audit_record
 from console.errors import ServiceError
 from engines_app.providers.iam import Principal, get_iam
 from secrets_app.models import Secret, SecretState, SecretType, SecretVersion, VersionAlias
 from secrets_app.services.credentials import SECRETS_MANAGER
+from secrets_app.services.locks import require_rotation_unlocked
 from secrets_app.services.reading import secret_for_principal, version_for
 from secrets_app.services.versions import payload_gone_reason, payload_open, version_add
 
@@ -59,13 +61,25 @@ def restore_blocker(secret: Secret, version: SecretVersion) -> str:
 
 @transaction.atomic
 def secret_restore(
-    *, principal: Principal, secret_id: UUID | str, version_id: UUID | str
+    *,
+    principal: Principal,
+    secret_id: UUID | str,
+    version_id: UUID | str,
+    version_custom_metadata: dict[str, Any] | None = None,
+    custom_metadata: dict[str, Any] | None = None,
 ) -> SecretVersion:
-    """Make version N+1 from version `version_id`'s API key. Needs Writer (as a rotation). Audited."""
+    """Make version N+1 from version `version_id`'s API key. Needs Writer (as a rotation). Audited.
+
+    The new version's metadata records where it came from, plus `version_custom_metadata`;
+    `custom_metadata`, when given, replaces the secret's own (the API's restore prototype)."""
     secret = secret_for_principal(principal, secret_id, "secret.rotate", for_update=True)
+    extra = validation.validate_metadata(version_custom_metadata, field="version_custom_metadata")
+    if custom_metadata is not None:
+        secret.custom_metadata = validation.validate_metadata(custom_metadata)
     source = version_for(secret, str(version_id))
     if blocker := restore_blocker(secret, source):
         raise RestoreRefusedError(blocker)
+    require_rotation_unlocked(secret)  # the restored-from previous version would lose its data
     payload = payload_open(source)
     if not isinstance(payload, dict) or not get_iam().api_key_is_valid(
         str(payload.get("api_key", ""))
@@ -73,7 +87,9 @@ def secret_restore(
         raise RestoreRefusedError(
             f"The API key of version {source.serial} no longer exists in IAM: it cannot be restored."
         )
-    metadata: dict[str, Any] = {"restored_from_version": source.serial}
+    metadata = validation.validate_metadata(
+        {**extra, "restored_from_version": source.serial}, field="version_custom_metadata"
+    )
     version = version_add(
         actor=principal.actor,
         secret=secret,
@@ -86,7 +102,9 @@ def secret_restore(
     get_iam().lock_api_key(actor=SECRETS_MANAGER, api_key_id=source.credentials_id)
     secret.expiration_date = source.expiration_date
     secret.last_rotation_failed = False
-    secret.save(update_fields=["expiration_date", "last_rotation_failed", "updated_at"])
+    secret.save(
+        update_fields=["expiration_date", "last_rotation_failed", "custom_metadata", "updated_at"]
+    )
     audit_record(
         actor=principal.actor,
         action="secret.restore",

@@ -48,6 +48,7 @@ from secrets_app.models import (
 )
 from secrets_app.services.credentials import SECRETS_MANAGER
 from secrets_app.services.iam_credentials import api_key_name, next_rotation
+from secrets_app.services.locks import require_rotation_unlocked
 from secrets_app.services.reading import secret_for_principal
 from secrets_app.services.task_queue import task_create
 from secrets_app.services.versions import version_add
@@ -159,17 +160,22 @@ def secret_rotate(
     payload: str | None = None,
     version_custom_metadata: dict[str, Any] | None = None,
     automatic: bool = False,
+    custom_metadata: dict[str, Any] | None = None,
 ) -> Rotation:
     """Rotate now. `payload` is the new value of an arbitrary secret (required for that type,
-    refused for the others). `automatic` marks a scheduled rotation (the sweep's principal)."""
+    refused for the others). `automatic` marks a scheduled rotation (the sweep's principal).
+    `custom_metadata`, when given, replaces the secret's own (the API's version prototypes)."""
     secret = secret_for_principal(principal, secret_id, "secret.rotate", for_update=True)
     metadata = validation.validate_metadata(
         version_custom_metadata, field="version_custom_metadata"
     )
+    if custom_metadata is not None:
+        secret.custom_metadata = validation.validate_metadata(custom_metadata)
     if blocker := rotation_blocker(secret):
         if secret.secret_type == SecretType.IAM_CREDENTIALS:
             raise RotationNotSupportedError(blocker)
         raise ConflictError(blocker)
+    require_rotation_unlocked(secret)  # a locked previous version would be pushed out
     if secret.secret_type == SecretType.ARBITRARY:
         if payload is None or payload == "":
             raise ValidationError({"payload": "Enter or upload the new value."})
@@ -235,6 +241,7 @@ def secret_rotate(
             "expiration_date",
             "last_rotation_failed",
             "next_rotation_date",
+            "custom_metadata",
             "updated_at",
         ]
     )

@@ -25,6 +25,7 @@ from secrets_app.models import (
     VersionAlias,
 )
 from secrets_app.services.credentials import credentials_retire
+from secrets_app.services.locks import require_versions_unlocked
 
 Payload = str | dict[str, Any]
 
@@ -99,8 +100,13 @@ def version_add(
     restore) loses its payload but not its credentials.
 
     Callers hold a transaction (and a lock on the secret's row) and have validated the inputs.
+    A locked previous version is never pushed out (409, naming its locks; services.locks).
     """
     versions = SecretVersion.objects.filter(secret=secret)
+    require_versions_unlocked(
+        versions.filter(alias=VersionAlias.PREVIOUS),
+        doing="add a new version, which would delete the previous version's data",
+    )
     for old in versions.filter(alias=VersionAlias.PREVIOUS):
         old.alias = None
         payload_erase(old, also=("alias",))

@@ -36,6 +36,7 @@ from secrets_app.permissions import (
 from secrets_app.services.credentials import OPEN_TASK_STATUSES
 from secrets_app.services.editing import secret_version_metadata_update
 from secrets_app.services.history import KINDS, secret_timeline, task_steps, version_diff
+from secrets_app.services.locks import lock_impact, locks_by_version, rotation_lock_blocker
 from secrets_app.services.restore import RestoreRefusedError, restore_blocker, secret_restore
 from secrets_app.services.versions import payload_gone_reason
 from secrets_app.views.secrets import TASKS_SHOWN, metadata_as_json
@@ -91,7 +92,12 @@ def _versions_context(request: AuthedRequest, secret_id: str) -> dict[str, Any]:
     ).order_by("-created_at", "-id")
     for version_id, at in reads.values_list("detail__version_id", "created_at")[:500]:
         last_read.setdefault(str(version_id), at)
+    locks = locks_by_version(secret)
+    for held in locks.values():
+        for lock in held:
+            lock.attributes_json = metadata_as_json(lock.attributes, indent=None)  # type: ignore[attr-defined]
     for version in versions:
+        version.held_locks = locks.get(str(version.pk), [])  # type: ignore[attr-defined]
         version.metadata_json = metadata_as_json(version.version_custom_metadata, indent=None)  # type: ignore[attr-defined]
         version.metadata_edit = metadata_as_json(version.version_custom_metadata, indent=2)  # type: ignore[attr-defined]
         version.gone_reason = payload_gone_reason(version)  # type: ignore[attr-defined]
@@ -232,6 +238,8 @@ def version_restore(request: AuthedRequest, secret_id: str, version_id: str) -> 
         error=error,
         next_serial=(latest.serial if latest else 0) + 1,
         current=secret.versions.filter(alias="current").first(),
+        locks=lock_impact(secret),
+        lock_blocker=rotation_lock_blocker(secret),
     )
     status = 422 if error else 200
     return _render(request, context, template="secrets/restore.html", status=status)

@@ -40,6 +40,7 @@ from secrets_app.services.deletion import (
     secret_delete,
 )
 from secrets_app.services.editing import secret_metadata_update, secret_version_metadata_update
+from secrets_app.services.locks import lock_impact, rotation_lock_blocker
 from secrets_app.services.reading import Revealed, secret_reveal
 from secrets_app.services.rotation import Rotation, rotation_blocker, secret_rotate
 from secrets_app.services.versions import Payload
@@ -169,7 +170,7 @@ def secret_rotate_view(request: AuthedRequest, secret_id: str) -> HttpResponse:
     form = RotateForm(
         request.POST if posted else None, request.FILES if posted else None, secret=secret
     )
-    blocker = rotation_blocker(secret)
+    blocker = rotation_blocker(secret) or rotation_lock_blocker(secret)
     if posted and form.is_valid() and blocker:
         form.add_error(None, blocker)
     elif posted and form.is_valid():
@@ -195,6 +196,7 @@ def secret_rotate_view(request: AuthedRequest, secret_id: str) -> HttpResponse:
         "secret": secret,
         "form": form,
         "blocker": blocker,
+        "locks": lock_impact(secret),
         "lease": human_duration(secret.ttl_seconds) if secret.ttl_seconds else "",
         "focus": "invalid" if form.errors else "",
         "error_summary": True,

@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from secrets_app.models import Secret
+from secrets_app.services.locks import locks_create
 from secrets_app.services.rotation import SYSTEM_PRINCIPAL, secret_rotate
 from tests.e2e.axe import assert_no_serious_violations
 from tests.e2e.conftest import login, screenshot, wait_for_htmx
@@ -110,5 +111,78 @@ def test_diff_and_timeline_under_axe(browser: Browser, live_server, scheme: str)
         expect(page.locator("#timeline")).to_be_visible()
         assert_no_serious_violations(page, f"the timeline ({scheme})")
         screenshot(page, f"history-timeline-{scheme}")
+    finally:
+        ctx.close()
+
+
+def _locked_secret(name: str) -> Secret:
+    """Three versions; version 2 (previous) pinned by a lock, version 3 (current) by another."""
+    secret = _secret_with_versions(name)
+    locks_create(
+        principal=SYSTEM_PRINCIPAL,
+        secret_id=secret.pk,
+        version="previous",
+        locks=[
+            {
+                "name": "billing-app",
+                "description": "Billing still reads version 2",
+                "attributes": {"deployment": "billing-eu"},
+            }
+        ],
+    )
+    locks_create(principal=SYSTEM_PRINCIPAL, secret_id=secret.pk, locks=[{"name": "ci-deploy"}])
+    return secret
+
+
+def test_a_locked_version_is_shown_and_blocks_the_rotation(
+    page: Page, context, js_enabled: bool, live_server
+):
+    mode = "js" if js_enabled else "nojs"
+    login(context, create_user(username="owner", manage_groups=True), live_server)
+    secret = _locked_secret(f"locked-{mode}")
+    page.goto(f"/secrets/{secret.pk}/")
+    page.get_by_role("link", name="Versions").click()
+    wait_for_htmx(page, js_enabled)
+    locks = page.locator("#history-version-2 [data-testid=version-locks]")
+    expect(locks).to_contain_text("billing-app")
+    expect(locks).to_contain_text("Billing still reads version 2")
+    expect(locks).to_contain_text('{"deployment": "billing-eu"}')
+    expect(page.locator("#history-version-3 [data-testid=version-locks]")).to_contain_text(
+        "ci-deploy"
+    )
+    expect(page.locator("#history-version-1 [data-testid=version-locks]")).to_have_text("—")
+    screenshot(page, f"history-locked-versions-{mode}")
+
+    page.goto(f"/secrets/{secret.pk}/rotate/")
+    expect(page.get_by_test_id("rotate-blocker")).to_contain_text("billing-app")
+    expect(page.get_by_test_id("locks-blocking")).to_contain_text("Version 2 (previous)")
+    expect(page.get_by_test_id("locks-staying")).to_contain_text("ci-deploy")
+    expect(page.get_by_role("button", name="Rotate")).to_be_disabled()
+    expect(page.get_by_text(CANARY)).to_have_count(0)
+    screenshot(page, f"history-locked-rotate-{mode}")
+
+
+@pytest.mark.parametrize("scheme", THEMES)
+def test_locked_versions_and_the_blocked_rotation_under_axe(
+    browser: Browser, live_server, scheme: str
+):
+    ctx = browser.new_context(
+        base_url=live_server.url,
+        color_scheme=scheme,
+        bypass_csp=True,
+        viewport={"width": 1280, "height": 900},
+    )
+    try:
+        login(ctx, create_user(username="owner", manage_groups=True), live_server)
+        page = ctx.new_page()
+        secret = _locked_secret(f"axe-locked-{scheme}")
+        page.goto(f"/secrets/{secret.pk}/versions/")
+        expect(page.locator("#history-version-2")).to_contain_text("billing-app")
+        assert_no_serious_violations(page, f"the Versions tab with locks ({scheme})")
+        screenshot(page, f"history-locked-versions-{scheme}")
+        page.goto(f"/secrets/{secret.pk}/rotate/")
+        expect(page.get_by_test_id("rotate-blocker")).to_be_visible()
+        assert_no_serious_violations(page, f"the blocked rotation ({scheme})")
+        screenshot(page, f"history-locked-rotate-{scheme}")
     finally:
         ctx.close()

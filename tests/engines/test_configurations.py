@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from console.errors import ConflictError
+from console.errors import ConflictError, ServiceError
 from console.identity import Actor
 from engines_app import services as engine_services
 from engines_app.models import Configuration
@@ -92,7 +92,7 @@ def test_missing_code_engine_authorization_is_refused(world):
     from engines_app.providers.embedded.iam.models import ServiceAuthorization
 
     ServiceAuthorization.objects.all().delete()
-    with pytest.raises(ConflictError, match="not authorized"):
+    with pytest.raises(ServiceError, match="not authorized"):
         create(world)
 
 

@@ -331,24 +331,56 @@ def test_bad_callback_bodies_are_400_with_ibm_error_body(cloud):
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read())
 
+    # (body, the message, the field it names): ninja refuses what is not a report at all, the
+    # service what this task cannot take.
     cases = [
-        ({"status": "done"}, "status must be"),
-        ({"status": "credentials_deleted"}, "cannot report credentials_deleted"),
-        ({"status": "credentials_created", "credentials": {"id": "1"}}, "credentials must be"),
+        (
+            {"status": "done"},
+            "status must be credentials_created, credentials_deleted or failed",
+            "status",
+        ),
+        ({}, "status must be credentials_created, credentials_deleted or failed", "status"),
+        ({"status": "credentials_deleted"}, "cannot report credentials_deleted", None),
+        (
+            {"status": "credentials_created", "credentials": {"id": "1"}},
+            "credentials.payload: is required",
+            "credentials.payload",
+        ),
+        ({"status": "credentials_created"}, "credentials: is required", "credentials"),
+        (
+            {"status": "credentials_deleted", "credentials": {"id": "1", "payload": {}}},
+            "credentials: is not a known field here",
+            "credentials",
+        ),
         (
             {"status": "credentials_created", "credentials": {"id": "1", "payload": {}}},
             "token is required",
+            "credentials.payload",
         ),
         (
             {"status": "credentials_created", "credentials": {"id": "1", "payload": {"token": 5}}},
             "does not match the declared format",
+            "credentials.payload",
         ),
-        ({"status": "failed", "errors": []}, "1 to 10 errors"),
+        ({"status": "failed", "errors": []}, "a failed task reports 1 to 10 errors", "errors"),
+        (
+            {"status": "failed", "errors": [{"code": "E1", "description": "x"}] * 11},
+            "a failed task reports 1 to 10 errors",
+            "errors",
+        ),
+        (
+            {"status": "failed", "errors": [{"code": "E1"}]},
+            "errors.0.description: is required",
+            "errors.0.description",
+        ),
     ]
-    for body, message in cases:
+    for body, message, field in cases:
         status, error = put(body)
         assert status == 400, body
         assert message in error["errors"][0]["message"], (body, error)
+        assert error["errors"][0].get("target", {}).get("name") == field, (body, error)
         assert error["trace"] and error["status_code"] == 400
     task.refresh_from_db()
     assert task.status == TaskStatus.QUEUED, "rejected callbacks change nothing"
+    # ...but each 400 told the job not to retry, so the task no longer gets retries either.
+    assert task.no_retry

@@ -21,6 +21,7 @@ from engines_app.schedules import SCHEDULES
 from secrets_app import tasks
 from secrets_app.models import (
     Secret,
+    SecretLock,
     SecretState,
     SecretTask,
     SecretVersion,
@@ -226,3 +227,23 @@ def test_arbitrary_without_expiration_never_expires(group, clock):
     clock.advance(days=3650)
     assert tasks.lease_sweep() == NOTHING
     assert Secret.objects.get(pk=secret.pk).state == SecretState.ACTIVE
+
+
+def test_a_locked_version_keeps_its_data_past_the_lease_until_the_lock_goes(group, writer, clock):
+    """IBM: a lock protects a version's data even after it expires. The secret is destroyed on
+    time; the locked version's payload is erased at the first sweep after its lock is removed."""
+    secret = create_secret(group=group, payload="v1", expiration_date=clock.now + timedelta(days=3))
+    version = secret.versions.get()
+    lock = SecretLock.objects.create(
+        secret=secret, version=version, name="audit-hold", created_by="IBMid-0000000999"
+    )
+    clock.advance(days=3)
+    assert tasks.lease_sweep() == "versions expired: 0, secrets expired: 1"
+    secret.refresh_from_db()
+    assert secret.state == SecretState.DESTROYED
+    assert versions(secret) == [(1, "current", True)]
+    assert tasks.lease_sweep() == NOTHING, "the lock still holds"
+    lock.delete()
+    assert tasks.lease_sweep() == "versions expired: 1, secrets expired: 0"
+    assert versions(secret) == [(1, "current", False)]
+    assert tasks.lease_sweep() == NOTHING

@@ -63,6 +63,18 @@ SAMPLE_JOBS = [
             "CE_REMOVE_COMPLETED_JOBS": "1d",
         },
     ),
+    # Reads its source secret through GET /api/v2/secrets/{id}: the service ID a configuration
+    # gives it needs SecretsReader on that secret's group. No configuration is seeded for it.
+    SampleJob(
+        name="derived-key-provider",
+        script="derived_key_provider.py",
+        env={
+            "SMIN_SOURCE_SECRET_ID": "type:secret_id, required:true",
+            "SMIN_CONTEXT": "type:string, required:false",
+            "SMOUT_DERIVED_KEY": "type:string, required:true",
+            "CE_REMOVE_COMPLETED_JOBS": "1d",
+        },
+    ),
 ]
 
 

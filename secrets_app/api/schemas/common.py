@@ -67,5 +67,7 @@ class ErrorBody(Schema):
 
 
 def errors(*statuses: int) -> dict[int, type[ErrorBody]]:
-    """Document the error statuses an operation answers with (401 is added everywhere)."""
-    return dict.fromkeys(sorted({401, *statuses}), ErrorBody)
+    """Document the error statuses an operation answers with. 401 and 413 are added everywhere:
+    ApiAuthenticationMiddleware refuses a missing token, and JsonApiErrorMiddleware a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE, on every path under /api/ before any routing."""
+    return dict.fromkeys(sorted({401, 413, *statuses}), ErrorBody)

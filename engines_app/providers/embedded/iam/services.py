@@ -48,6 +48,8 @@ _WRITER = _SECRETS_READER | {
 }
 _MANAGER = _WRITER | {
     "secret.delete",
+    # Creating and deleting secret locks: IBM's secret-locks docs ask for the Manager role.
+    "secret_lock.manage",
     "secret_group.manage",
     "secret_task.update",
     "configuration.manage",
