@@ -7,6 +7,7 @@ import uuid
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.urls import reverse
 
 from console import crypto, validation
@@ -229,7 +230,15 @@ def configuration_delete(*, actor: Actor, name: str, config_type: str | None = N
         object_name=name,
     )
     probes.delete()
-    config.delete()
+    try:
+        config.delete()
+    except ProtectedError:
+        # Deleted secrets (left out above) keep their configuration until their delete tasks
+        # are over and the purge sweep removes them.
+        raise ConflictError(
+            f"Configuration {name} still serves deleted secrets whose credentials are being "
+            "deleted; try again once their delete tasks are over."
+        ) from None
 
 
 def _check_api_key_format(api_key: object) -> str:

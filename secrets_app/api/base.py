@@ -56,6 +56,8 @@ def error_target(loc: Sequence[Any]) -> tuple[str, str]:
         if len(fields) > 1 and fields[0] in _DISCRIMINATOR_VALUES:
             fields = fields[1:]
         return "field", ".".join(fields) or "body"
+    if source == "header":
+        return "header", ".".join(rest) or source
     return "parameter", ".".join(rest) or source
 
 

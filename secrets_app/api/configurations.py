@@ -42,8 +42,8 @@ AcceptType = Annotated[
     schemas.ConfigTypeName | None,
     Header(alias=schemas.ACCEPT_TYPE_HEADER, description="Resolves a 300 answer: the type meant."),
 ]
-# The operations on one configuration answer 300 when the name is ambiguous (see above).
-_ONE = (300, 403, 404)
+# The operations on one configuration: 300 for an ambiguous name (see above), 400 for a bad header.
+_ONE = (300, 400, 403, 404)
 _PATCH: dict[str, Any] = {"requestBody": {"content": {"application/merge-patch+json": {}}}}
 # The service's names for the Code Engine fields, as the API body spells them.
 _API_FIELDS = {
@@ -259,7 +259,7 @@ def get_configuration(
 
 @router.patch(
     "/configurations/{name}",
-    response={200: schemas.Configuration, **errors(400, *_ONE)},
+    response={200: schemas.Configuration, **errors(*_ONE)},
     operation_id="update_configuration",
     summary="Update a configuration (custom: task_timeout; IAM: api_key, disabled)",
     openapi_extra=_PATCH,

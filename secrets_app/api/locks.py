@@ -125,23 +125,20 @@ def list_secrets_locks(
 # On a secret (its current version)
 
 
-@router.get(
-    "/secrets/{id}/locks",
-    response={200: schemas.SecretLocksPaginatedCollection, **errors(400, 403, 404)},
-    operation_id="list_secret_locks",
-    summary="List a secret's locks, on all its versions",
-)
-def list_secret_locks(
+def _locks_page(
     request: ApiRequest,
-    id: str,  # noqa: A002
-    offset: schemas.Offset = 0,
-    limit: schemas.Limit = 25,
-    sort: schemas.LockSort | None = None,
-    search: schemas.Search | None = None,
+    secret_id: str,
+    version: str | None,
+    offset: int,
+    limit: int,
+    sort: str | None,
+    search: str | None,
 ) -> dict[str, Any]:
+    """One page of a secret's locks (all its versions', or one version's) in IBM's envelope."""
     page = services.secret_locks_page(
         principal=request.auth,
-        secret_id=id,
+        secret_id=secret_id,
+        version=version,
         offset=offset,
         limit=limit,
         sort=sort,
@@ -157,6 +154,23 @@ def list_secret_locks(
         ),
         "locks": [lock_json(lock) for lock in page.locks],
     }
+
+
+@router.get(
+    "/secrets/{id}/locks",
+    response={200: schemas.SecretLocksPaginatedCollection, **errors(400, 403, 404)},
+    operation_id="list_secret_locks",
+    summary="List a secret's locks, on all its versions",
+)
+def list_secret_locks(
+    request: ApiRequest,
+    id: str,  # noqa: A002
+    offset: schemas.Offset = 0,
+    limit: schemas.Limit = 25,
+    sort: schemas.LockSort | None = None,
+    search: schemas.Search | None = None,
+) -> dict[str, Any]:
+    return _locks_page(request, id, None, offset, limit, sort, search)
 
 
 @router.post(
@@ -214,25 +228,7 @@ def list_secret_version_locks(
     sort: schemas.LockSort | None = None,
     search: schemas.Search | None = None,
 ) -> dict[str, Any]:
-    page = services.secret_locks_page(
-        principal=request.auth,
-        secret_id=secret_id,
-        version=id,
-        offset=offset,
-        limit=limit,
-        sort=sort,
-        search=search,
-    )
-    return {
-        **page_links(
-            request,
-            total=page.total,
-            offset=offset,
-            limit=limit,
-            params={"sort": sort, "search": search},
-        ),
-        "locks": [lock_json(lock) for lock in page.locks],
-    }
+    return _locks_page(request, secret_id, id, offset, limit, sort, search)
 
 
 @router.post(

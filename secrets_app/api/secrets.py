@@ -215,7 +215,7 @@ def update_secret_metadata(
 
 @router.delete(
     "/secrets/{id}",
-    response={204: None, **errors(403, 404, 409)},
+    response={204: None, **errors(400, 403, 404, 409)},
     operation_id="delete_secret",
     summary="Delete a secret (Manager); force_delete for custom credentials still held",
 )

@@ -7,8 +7,8 @@ its type); 404 for an unknown task. A 400 or 404 tells the job that no retry can
 (§5.6), so every such answer is recorded on the task (`no_retry`), whether ninja refused the
 body before the view ran or the service refused the report: see `_refusal_ends_retries`.
 
-Reading and cancelling go through the usual access helper (404 outside the caller's scope). The
-PUT does not: a force-deleted secret's delete tasks, and the configuration test's probes, still
+Reading (in the service) and cancelling (here) use the usual access helper: 404 outside the
+caller's scope. The PUT does not: a force-deleted secret's delete tasks, and the configuration test's probes, still
 report, and the service checks SecretTaskUpdater on the secret's group itself.
 """
 
@@ -67,7 +67,6 @@ def _refusal_ends_retries(
     summary="List a custom credentials secret's tasks, newest first",
 )
 def list_secret_tasks(request: ApiRequest, secret_id: SecretId) -> dict[str, Any]:
-    get_secret_for_principal(request.auth, secret_id, "secret_task.read")
     tasks = cc.secret_tasks_for(principal=request.auth, secret_id=secret_id)
     return {"tasks": [task_json(t) for t in tasks]}
 
@@ -79,7 +78,6 @@ def list_secret_tasks(request: ApiRequest, secret_id: SecretId) -> dict[str, Any
     summary="Get a secret task",
 )
 def get_secret_task(request: ApiRequest, secret_id: SecretId, id: TaskId) -> dict[str, Any]:  # noqa: A002
-    get_secret_for_principal(request.auth, secret_id, "secret_task.read")
     return task_json(cc.secret_task_for(principal=request.auth, secret_id=secret_id, task_id=id))
 
 

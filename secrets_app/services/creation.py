@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any, NotRequired, TypedDict, TypeVar, Unpack
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from console import validation
 from console.audit import audit_record
@@ -128,12 +128,16 @@ def _clean_basics(basics: SecretBasics) -> dict[str, Any]:
 def _group_and_unique_name(basics: SecretBasics, secret_type: str) -> SecretGroup:
     group = group_get(basics.secret_group_id)
     if Secret.objects.filter(secret_type=secret_type, name=basics.name).exists():
-        raise ConflictError(
-            f"A {SecretType(secret_type).label} secret named {basics.name!r} already exists. "
-            "Names are unique per secret type across all groups.",
-            field="name",
-        )
+        raise _name_taken(secret_type, basics.name)
     return group
+
+
+def _name_taken(secret_type: str, name: str) -> ConflictError:
+    return ConflictError(
+        f"A {SecretType(secret_type).label} secret named {name!r} already exists. "
+        "Names are unique per secret type across all groups.",
+        field="name",
+    )
 
 
 @transaction.atomic
@@ -200,6 +204,14 @@ def secret_create(
                 object_name=secret.name,
                 detail=plan.audit_detail,
             )
+    except IntegrityError:
+        if plan.undo is not None:
+            plan.undo()
+        # Two creates with one name at the same moment: both passed the check above, and the
+        # unique constraint stopped the second. It gets the same 409 as if it had come later.
+        if Secret.objects.filter(secret_type=secret_type, name=cleaned["name"]).exists():
+            raise _name_taken(secret_type, cleaned["name"]) from None
+        raise
     except Exception:
         if plan.undo is not None:
             plan.undo()

@@ -37,6 +37,7 @@ from secrets_app.models import (
     TaskType,
     VersionAlias,
 )
+from secrets_app.permissions import get_secret_for_principal
 from secrets_app.services.creation import SecretDetails, SecretPlan, secret_create
 from secrets_app.services.credentials import credentials_retire
 from secrets_app.services.iam_credentials import next_rotation
@@ -579,11 +580,8 @@ def secret_task_cancel(*, principal: Principal, secret_id: UUID | str, task_id: 
 
 
 def secret_tasks_for(*, principal: Principal, secret_id: UUID | str) -> list[SecretTask]:
-    try:
-        secret = Secret.objects.get(pk=secret_id)
-    except (Secret.DoesNotExist, ValidationError, ValueError):
-        raise NotFoundError(f"Secret {secret_id} does not exist.") from None
-    get_iam().authorize(principal, "secret_task.read", secret_group_id=secret.secret_group_id)
+    """A secret's tasks, newest first: 404 outside the caller's scope, 403 below Reader."""
+    secret = get_secret_for_principal(principal, secret_id, "secret_task.read")
     return list(secret.tasks.order_by("-creation_date", "-pk"))
 
 

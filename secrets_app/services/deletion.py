@@ -29,6 +29,7 @@ from engines_app.models import Configuration
 from engines_app.providers.iam import Principal
 from secrets_app.models import (
     Secret,
+    SecretLock,
     SecretState,
     SecretTask,
     SecretType,
@@ -67,6 +68,17 @@ def configurations_using(secret: Secret) -> list[str]:
     )
 
 
+def locks_held(secret: Secret) -> list[str]:
+    """The secret's locks, as "name (version N)": a locked secret cannot be deleted, even with
+    force (IBM: remove every lock first), because deleting it would erase the locked data."""
+    return [
+        f"{name} (version {serial})"
+        for name, serial in SecretLock.objects.filter(secret=secret)
+        .order_by("version__serial", "name")
+        .values_list("name", "version__serial")
+    ]
+
+
 def delete_blockers(secret: Secret) -> list[str]:
     """Why a custom credentials secret needs force to be deleted (empty: it does not)."""
     if secret.secret_type != SecretType.CUSTOM_CREDENTIALS:
@@ -99,6 +111,13 @@ def secret_delete(*, principal: Principal, secret_id: UUID | str, force: bool = 
             f"Secret {secret.name} cannot be deleted: the configuration"
             f"{'s' if len(users) > 1 else ''} {', '.join(users)} use{'' if len(users) > 1 else 's'} "
             "its API key (api_key_ref). Point them at another IAM credentials secret first."
+        )
+    if locks := locks_held(secret):
+        raise SecretInUseError(
+            f"Secret {secret.name} cannot be deleted: it holds the lock"
+            f"{'s' if len(locks) > 1 else ''} {', '.join(locks)}. Remove "
+            f"{'them' if len(locks) > 1 else 'it'} first: on the secret's Versions tab, or with "
+            f"DELETE /api/v2/secrets/{secret.pk}/locks_bulk."
         )
     blockers = delete_blockers(secret)
     if blockers and not force:

@@ -37,6 +37,7 @@ from secrets_app.services.deletion import (
     UndeletedCredentialsError,
     configurations_using,
     delete_blockers,
+    locks_held,
     secret_delete,
 )
 from secrets_app.services.editing import secret_metadata_update, secret_version_metadata_update
@@ -327,6 +328,7 @@ def secret_delete_view(request: AuthedRequest, secret_id: str) -> HttpResponse:
         "secret": secret,
         "form": form,
         "in_use": configurations_using(secret),
+        "locks": locks_held(secret),
         "refusal": refusal,
         "offer_force": offer_force,
         "blockers": delete_blockers(secret) if offer_force else [],

@@ -464,6 +464,12 @@ def test_roles_unknown_names_and_conflicts(cloud, manager, writer, reader, stran
     )
     exc = api_error(lambda: manager.delete_configuration(name="token-provider"))
     assert exc.status_code == 409 and "uses-token-provider" in exc.message
+    # Force-deleted, the secret still waits for its task; until then the configuration stays.
+    user = Secret.objects.get(name="uses-token-provider")
+    manager.delete_secret(id=str(user.pk), force_delete=True)
+    assert Secret.all_objects.get(pk=user.pk).deleted_at is not None
+    exc = api_error(lambda: manager.delete_configuration(name="token-provider"))
+    assert exc.status_code == 409 and "deleted secrets" in exc.message
 
 
 def test_a_configuration_made_through_the_api_serves_a_secret_a_real_job_activates(

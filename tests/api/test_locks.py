@@ -328,3 +328,14 @@ def test_roles_too_weak_are_403_and_strangers_and_unknown_ids_404(
     assert exc.status_code == 404
     exc = api_error(lambda: manager.delete_secret_version_locks_bulk(secret_id=sid, id=unknown))
     assert exc.status_code == 404
+
+
+def test_a_locked_secret_cannot_be_deleted_even_with_force_until_its_locks_go(manager):
+    secret = create_secret(name="held-secret", payload=CANARY)
+    manager.create_secret_locks_bulk(id=str(secret.pk), locks=[_lock("legal-hold")])
+    for force in (False, True):
+        exc = api_error(lambda f=force: manager.delete_secret(id=str(secret.pk), force_delete=f))
+        assert exc.status_code == 409
+        assert "legal-hold (version 1)" in exc.message and CANARY not in exc.message
+    manager.delete_secret_locks_bulk(id=str(secret.pk), name=["legal-hold"])
+    assert manager.delete_secret(id=str(secret.pk)).get_status_code() == 204

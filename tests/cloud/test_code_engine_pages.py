@@ -167,7 +167,8 @@ def test_a_project_with_jobs_cannot_be_deleted(owner_client, world):
     assert response.status_code == 422
     html = response.content.decode()
     assert (
-        "Project credentials-providers still has 2 jobs: certificate-provider, token-provider. "
+        "Project credentials-providers still has 3 jobs: certificate-provider, "
+        "derived-key-provider, token-provider. "
         "Delete them first." in html
     )
     assert Project.objects.filter(pk=world.pk).exists()

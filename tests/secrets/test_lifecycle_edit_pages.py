@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from console.models import AuditEvent
 from engines_app.providers.embedded.iam.models import ApiKey, ServiceId
-from secrets_app.models import Secret, SecretState, SecretTask, TaskType
+from secrets_app.models import Secret, SecretLock, SecretState, SecretTask, TaskType
 from tests.factories import create_group, create_secret, grant
 from tests.lifecycle import factories as f
 
@@ -299,6 +299,21 @@ def test_an_iam_secret_a_configuration_uses_cannot_be_deleted(clients, custom_wo
     refused = owner.post(url("delete", key_secret), {"confirm_name": key_secret.name})
     assert refused.status_code == 422 and "Point them at another" in page(refused)
     assert Secret.objects.filter(pk=key_secret.pk).exists()
+
+
+def test_a_locked_secret_cannot_be_deleted_and_the_page_says_where_to_unlock_it(clients, group):
+    secret = create_secret(group=group, payload="held")
+    SecretLock.objects.create(
+        secret=secret, version=secret.versions.get(), name="legal-hold", created_by="IBMid-1"
+    )
+    owner = clients["owner"]
+    form = page(owner.get(url("delete", secret)))
+    assert 'data-testid="delete-locked"' in form and "legal-hold (version 1)" in form
+    assert ">Delete</button>" not in form
+    assert reverse("secrets:versions", args=[secret.pk]) in form
+    refused = owner.post(url("delete", secret), {"confirm_name": secret.name, "force": "on"})
+    assert refused.status_code == 422 and "Remove it first" in page(refused)
+    assert Secret.objects.filter(pk=secret.pk).exists()
 
 
 # ---------------------------------------------------------------------------------------------

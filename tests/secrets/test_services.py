@@ -12,6 +12,7 @@ from console.errors import ConflictError, NotFoundError
 from console.models import AuditEvent
 from secrets_app import services
 from secrets_app.models import Secret, SecretGroup, SecretLabel, SecretVersion
+from secrets_app.services import creation
 from tests.factories import create_group, create_secret, factory_actor
 
 pytestmark = pytest.mark.django_db
@@ -89,6 +90,19 @@ def test_names_are_unique_per_type_across_groups():
     with pytest.raises(ConflictError, match="already exists"):
         create_secret(name="shared-name", group=create_group())
     assert Secret.objects.filter(name="shared-name").count() == 1
+
+
+def test_a_create_racing_another_for_the_same_name_gets_the_same_conflict(monkeypatch):
+    """Both creates pass the name check; the database's unique constraint stops the second,
+    which answers 409 like any duplicate, not a server error, and leaves nothing behind."""
+    create_secret(name="raced")
+    monkeypatch.setattr(
+        creation, "_group_and_unique_name", lambda basics, _type: creation.group_get("default")
+    )
+    with pytest.raises(ConflictError, match="already exists") as caught:
+        create_secret(name="raced")
+    assert caught.value.field == "name"
+    assert Secret.objects.filter(name="raced").count() == 1
 
 
 def test_invalid_input_writes_nothing_and_names_every_bad_field():

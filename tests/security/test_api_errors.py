@@ -39,7 +39,9 @@ def assert_ibm_error(response, status: int) -> dict:
 
 
 def _task_url() -> str:
-    return reverse("api-v2:replace_secret_task", args=[str(uuid.uuid4()), f"sm-task-{uuid.uuid4()}"])
+    return reverse(
+        "api-v2:replace_secret_task", args=[str(uuid.uuid4()), f"sm-task-{uuid.uuid4()}"]
+    )
 
 
 def test_a_deeply_nested_body_is_a_400_not_a_crash(client, token):

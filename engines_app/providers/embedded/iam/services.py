@@ -418,8 +418,11 @@ def is_allowed(principal: Principal, action: str, *, secret_group_id: str | None
 def authorize(principal: Principal, action: str, *, secret_group_id: str | None) -> None:
     if not is_allowed(principal, action, secret_group_id=secret_group_id):
         where = f"secret group {secret_group_id}" if secret_group_id else "this instance"
-        # ROLE_ACTIONS lists the roles from the weakest up, so the first one is what to ask for.
-        needed = next(role for role, actions in ROLE_ACTIONS.items() if action in actions)
+        # The role with the fewest rights that allows the action is the one to ask for.
+        needed = min(
+            (role for role, actions in ROLE_ACTIONS.items() if action in actions),
+            key=lambda role: len(ROLE_ACTIONS[role]),
+        )
         raise AccessDeniedError(
             f"{principal.name} is not allowed to perform {action} on {where}; "
             f"it needs the {needed} role there."
