@@ -4,8 +4,9 @@ and what a lock forbids.
 A lock is a named pin on the current or previous version of a secret, telling that something
 still uses that version's data. A locked version's data cannot be deleted, and no rotation or
 restore may push a locked version out of current/previous (which would erase its data). Every
-service that would do either calls `require_versions_unlocked` first, so the console and the API
-refuse alike, with the names of the locks in the message.
+service that would do either calls `lock_rules.require_versions_unlocked` first (that module
+holds the rule, which the version services import), so the console and the API refuse alike,
+with the names of the locks in the message.
 
 Decided here, with IBM's sources:
 - lock names are unique per version (SecretLockPrototype: "unique per secret version"); a create
@@ -24,7 +25,7 @@ Decided here, with IBM's sources:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -48,11 +49,10 @@ from secrets_app.models import (
     VersionAlias,
 )
 from secrets_app.permissions import get_secret_for_principal
-
-# secrets_app.services.versions (and through it reading and credentials) import this module for
-# the lock rule, so the functions below import those modules where they use them.
-
-LOCKED_MESSAGE = "The requested action can't be completed because the secret version is locked."
+from secrets_app.services.credentials import credentials_retire
+from secrets_app.services.lock_rules import lock_names_by_version
+from secrets_app.services.reading import version_for
+from secrets_app.services.versions import payload_erase
 
 LOCK_ACTION = "secret_lock.manage"
 READ_ACTION = "secret.metadata.read"
@@ -62,94 +62,6 @@ MODE_REMOVE_PREVIOUS = "remove_previous"
 MODE_REMOVE_PREVIOUS_AND_DELETE = "remove_previous_and_delete"
 MODES = (MODE_REMOVE_PREVIOUS, MODE_REMOVE_PREVIOUS_AND_DELETE)
 SORT_FIELDS = ("created_at", "updated_at", "name")
-
-
-# ---------------------------------------------------------------------------------------------
-# What a lock forbids
-
-
-def lock_names_by_version(version_ids: Iterable[UUID | str]) -> dict[str, list[str]]:
-    """{version id: lock names, sorted} for the given versions, in one query."""
-    names: dict[str, list[str]] = {}
-    rows = (
-        SecretLock.objects.filter(version_id__in=list(version_ids))
-        .order_by("name")
-        .values_list("version_id", "name")
-    )
-    for version_id, name in rows:
-        names.setdefault(str(version_id), []).append(name)
-    return names
-
-
-def locks_by_version(secret: Secret) -> dict[str, list[SecretLock]]:
-    """{version id: its locks, by name} for every version of the secret, in one query."""
-    found: dict[str, list[SecretLock]] = {}
-    for lock in SecretLock.objects.filter(secret=secret).order_by("name"):
-        found.setdefault(str(lock.version_id), []).append(lock)
-    return found
-
-
-def versions_lock_blocker(versions: Iterable[SecretVersion], *, doing: str) -> str:
-    """Why these versions may not lose their data ("" when none holds a lock), naming the
-    version and its locks."""
-    by_version = {str(v.pk): v for v in versions}
-    locked = lock_names_by_version(by_version)
-    if not locked:
-        return ""
-    parts = [
-        f"version {by_version[vid].serial} ({by_version[vid].alias or 'no alias'}) holds "
-        f"{', '.join(names)}"
-        for vid, names in sorted(locked.items(), key=lambda item: by_version[item[0]].serial)
-    ]
-    return f"{LOCKED_MESSAGE} To {doing}, first remove the locks: {'; '.join(parts)}."
-
-
-def require_versions_unlocked(versions: Iterable[SecretVersion], *, doing: str) -> None:
-    """Refuse (409) if any of these versions holds a lock, naming the version and its locks."""
-    if blocker := versions_lock_blocker(versions, doing=doing):
-        raise ConflictError(blocker)
-
-
-def rotation_lock_blocker(secret: Secret) -> str:
-    """Why a new version (a rotation, or a restore) may not be added now: the previous version
-    holds locks, and the new version would push it out and delete its data. "" otherwise."""
-    previous = SecretVersion.objects.filter(secret=secret, alias=VersionAlias.PREVIOUS)
-    return versions_lock_blocker(
-        previous, doing="add a new version, which would delete the previous version's data"
-    )
-
-
-def require_rotation_unlocked(secret: Secret) -> None:
-    if blocker := rotation_lock_blocker(secret):
-        raise ConflictError(blocker)
-
-
-@dataclass(frozen=True)
-class LockImpact:
-    """What a new version (rotation or restore) does to the locks, for the previews: the
-    previous version's locks block it; the current version's stay with it as it becomes
-    previous (and keeps its data)."""
-
-    current: SecretVersion | None
-    current_locks: list[SecretLock]
-    previous: SecretVersion | None
-    previous_locks: list[SecretLock]
-
-
-def lock_impact(secret: Secret) -> LockImpact:
-    """The current and previous versions and their locks, in two queries."""
-    aliased = {v.alias: v for v in SecretVersion.objects.filter(secret=secret, alias__isnull=False)}
-    current, previous = aliased.get(VersionAlias.CURRENT), aliased.get(VersionAlias.PREVIOUS)
-    locks: dict[str, list[SecretLock]] = {}
-    ids = [v.pk for v in (current, previous) if v is not None]
-    for lock in SecretLock.objects.filter(version_id__in=ids).order_by("name"):
-        locks.setdefault(str(lock.version_id), []).append(lock)
-    return LockImpact(
-        current=current,
-        current_locks=locks.get(str(current.pk), []) if current else [],
-        previous=previous,
-        previous_locks=locks.get(str(previous.pk), []) if previous else [],
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,8 +112,6 @@ def secret_for_lock_change(principal: Principal, secret_id: UUID | str) -> Secre
 
 
 def _version_to_lock(secret: Secret, version: str) -> SecretVersion:
-    from secrets_app.services.reading import version_for
-
     found = version_for(secret, version)
     if found.alias is None:
         raise ServiceError(
@@ -223,9 +133,6 @@ def _delete_previous_data(
 ) -> SecretVersion | None:
     """Mode remove_previous_and_delete: erase the data of the version before `target` (the
     previous one, when `target` is current) if it keeps data and no lock is left on it."""
-    from secrets_app.services.credentials import credentials_retire
-    from secrets_app.services.versions import payload_erase
-
     if target.alias != VersionAlias.CURRENT:
         return None
     previous = SecretVersion.objects.filter(secret=secret, alias=VersionAlias.PREVIOUS).first()
@@ -331,8 +238,6 @@ def locks_delete(
     """Delete the secret's locks named `names` (all of them when None), on one version when
     `version` is given, else on every version. Names it does not hold are ignored. Needs
     Manager. Audited."""
-    from secrets_app.services.reading import version_for
-
     secret = secret_for_lock_change(principal, secret_id)
     locks = SecretLock.objects.filter(secret=secret)
     target = version_for(secret, version) if version is not None else None
@@ -413,8 +318,6 @@ def secret_locks_page(
     search: str | None = None,
 ) -> LockPage:
     """A page of a secret's locks (or one version's), for a Reader or more."""
-    from secrets_app.services.reading import version_for
-
     secret = _readable_secret(principal, secret_id)
     locks = SecretLock.objects.filter(secret=secret).select_related("version", "secret")
     if version is not None:

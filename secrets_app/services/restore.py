@@ -28,7 +28,7 @@ from console.errors import ServiceError
 from engines_app.providers.iam import Principal, get_iam
 from secrets_app.models import Secret, SecretState, SecretType, SecretVersion, VersionAlias
 from secrets_app.services.credentials import SECRETS_MANAGER
-from secrets_app.services.locks import require_rotation_unlocked
+from secrets_app.services.lock_rules import require_rotation_unlocked
 from secrets_app.services.reading import secret_for_principal, version_for
 from secrets_app.services.versions import payload_gone_reason, payload_open, version_add
 

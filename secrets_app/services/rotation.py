@@ -48,7 +48,7 @@ from secrets_app.models import (
 )
 from secrets_app.services.credentials import SECRETS_MANAGER
 from secrets_app.services.iam_credentials import api_key_name, next_rotation
-from secrets_app.services.locks import require_rotation_unlocked
+from secrets_app.services.lock_rules import require_rotation_unlocked
 from secrets_app.services.reading import secret_for_principal
 from secrets_app.services.task_queue import task_create
 from secrets_app.services.versions import version_add

@@ -43,7 +43,7 @@ from secrets_app.services.credentials import (
     credentials_retire,
     holds_provider_credentials,
 )
-from secrets_app.services.locks import require_versions_unlocked
+from secrets_app.services.lock_rules import require_versions_unlocked
 from secrets_app.services.reading import secret_for_principal, version_for
 from secrets_app.services.versions import payload_erase, payload_gone_reason
 

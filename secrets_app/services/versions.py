@@ -25,7 +25,7 @@ from secrets_app.models import (
     VersionAlias,
 )
 from secrets_app.services.credentials import credentials_retire
-from secrets_app.services.locks import require_versions_unlocked
+from secrets_app.services.lock_rules import require_versions_unlocked
 
 Payload = str | dict[str, Any]
 

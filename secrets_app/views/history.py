@@ -36,7 +36,7 @@ from secrets_app.permissions import (
 from secrets_app.services.credentials import OPEN_TASK_STATUSES
 from secrets_app.services.editing import secret_version_metadata_update
 from secrets_app.services.history import KINDS, secret_timeline, task_steps, version_diff
-from secrets_app.services.locks import lock_impact, locks_by_version, rotation_lock_blocker
+from secrets_app.services.lock_rules import lock_impact, locks_by_version, rotation_lock_blocker
 from secrets_app.services.restore import RestoreRefusedError, restore_blocker, secret_restore
 from secrets_app.services.versions import payload_gone_reason
 from secrets_app.views.secrets import TASKS_SHOWN, metadata_as_json

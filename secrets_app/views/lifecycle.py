@@ -41,7 +41,7 @@ from secrets_app.services.deletion import (
     secret_delete,
 )
 from secrets_app.services.editing import secret_metadata_update, secret_version_metadata_update
-from secrets_app.services.locks import lock_impact, rotation_lock_blocker
+from secrets_app.services.lock_rules import lock_impact, rotation_lock_blocker
 from secrets_app.services.reading import Revealed, secret_reveal
 from secrets_app.services.rotation import Rotation, rotation_blocker, secret_rotate
 from secrets_app.services.versions import Payload

@@ -236,6 +236,7 @@ def test_the_api_answers_as_its_document_says(api_schema, cloud, sdk_as, monkeyp
     elapsed = time.monotonic() - started
 
     summary = f"{run.cases} cases in {elapsed:.0f}s, {len(failures)} failing sources"
+    print(f"schemathesis: {summary}")  # shown with -s (the closing note's figure)
     assert not failures, summary + ":\n\n" + "\n\n".join(failures)
     labels = {f"{m.upper()} {p}" for p, ops in document["paths"].items() for m in ops}
     assert set(run.per_operation) == labels, "every operation was exercised"
