@@ -146,12 +146,13 @@ def get_secret_for_user(user: AbstractBaseUser | AnonymousUser, secret_id: str) 
 
 
 # What each action on a secret needs (the role named in a refusal) and the IAM action checked.
-SecretAction = Literal["reveal", "rotate", "edit", "delete"]
+SecretAction = Literal["reveal", "rotate", "edit", "delete", "lock"]
 SECRET_ACTIONS: dict[str, tuple[str, str, str]] = {
     "reveal": ("secret.read", "SecretsReader", "reveal its value"),
     "rotate": ("secret.rotate", "Writer", "rotate it"),
     "edit": ("secret.update", "Writer", "edit it"),
     "delete": ("secret.delete", "Manager", "delete it"),
+    "lock": ("secret_lock.manage", "Manager", "add or remove its locks"),
 }
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from secrets_app.views import groups, history, lifecycle, secrets, tasks
+from secrets_app.views import groups, history, lifecycle, locks, secrets, tasks
 
 app_name = "secrets"
 
@@ -31,6 +31,16 @@ urlpatterns = [
         "secrets/<uuid:secret_id>/versions/<uuid:version_id>/restore/",
         history.version_restore,
         name="version-restore",
+    ),
+    path(
+        "secrets/<uuid:secret_id>/versions/<uuid:version_id>/locks/add/",
+        locks.lock_add,
+        name="lock-add",
+    ),
+    path(
+        "secrets/<uuid:secret_id>/versions/<uuid:version_id>/locks/<str:name>/remove/",
+        locks.lock_remove,
+        name="lock-remove",
     ),
     path("secrets/<uuid:secret_id>/tasks/", history.tasks_tab, name="secret-tasks"),
     path("secrets/<uuid:secret_id>/timeline/", history.timeline_tab, name="timeline"),

@@ -68,7 +68,9 @@ def _render(
     target = request.htmx.target if request.htmx and not request.htmx.boosted else None
     if target == "tab-live" and template == TEMPLATE:
         response = render(request, f"{template}#tab-live", context, status=status)
-        if not context["live"]:
+        # Only a successful answer says "stop polling" (286); a refused in-place edit keeps its
+        # 422, so that it reads as the field error it is.
+        if not context["live"] and status == 200:
             response = HttpResponseStopPolling(response.content)
     elif target in ("tab-panel", "tab-live"):
         response = render(request, f"{template}#tab-panel", context, status=status)

@@ -60,7 +60,7 @@ def test_browse_versions_diff_edit_metadata_and_read_the_timeline(
     page.get_by_role("link", name="Back to all versions").click()
     wait_for_htmx(page, js_enabled)
     row = page.locator("#history-version-3")
-    row.locator("summary").click()
+    row.locator("summary", has_text="Edit").click()
     row.get_by_label("Version 3 metadata (JSON)").fill("[not json")
     row.get_by_role("button", name="Save the metadata of version 3").click()
     wait_for_htmx(page, js_enabled)
