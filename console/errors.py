@@ -35,6 +35,14 @@ class ConflictError(ServiceError):
     status = 409
 
 
+class LockedError(ServiceError):
+    """A lock forbids it: IBM answers 412 Precondition Failed when a lock blocks deleting data,
+    rotating past a locked version or deleting a locked secret (its secret-locks docs)."""
+
+    code = "secret_version_locked"
+    status = 412
+
+
 class LimitExceededError(ServiceError):
     code = "limit_exceeded"
     status = 400

@@ -175,7 +175,7 @@ def _read(principal: Principal, secret: Secret) -> dict[str, Any]:
 
 @router.get(
     "/secrets/{id}",
-    response={200: schemas.Secret, **errors(403, 404, 409)},
+    response={200: schemas.Secret, **errors(403, 404, 409, 412)},
     operation_id="get_secret",
     summary="Get a secret with its value (SecretsReader; audited)",
 )
@@ -215,7 +215,7 @@ def update_secret_metadata(
 
 @router.delete(
     "/secrets/{id}",
-    response={204: None, **errors(400, 403, 404, 409)},
+    response={204: None, **errors(400, 403, 404, 409, 412)},
     operation_id="delete_secret",
     summary="Delete a secret (Manager); force_delete for custom credentials still held",
 )
@@ -231,7 +231,7 @@ def delete_secret(
 
 @router.get(
     "/secret_groups/{secret_group_name}/secret_types/{secret_type}/secrets/{name}",
-    response={200: schemas.Secret, **errors(400, 403, 404, 409)},
+    response={200: schemas.Secret, **errors(400, 403, 404, 409, 412)},
     operation_id="get_secret_by_name_type",
     summary="Get a secret with its value by group name, type and name (SecretsReader; audited)",
 )

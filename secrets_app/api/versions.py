@@ -42,7 +42,7 @@ VersionIdPath = PathEx[
 
 @router.post(
     "/secrets/{secret_id}/versions",
-    response={201: schemas.SecretVersion, **errors(400, 403, 404, 409)},
+    response={201: schemas.SecretVersion, **errors(400, 403, 404, 409, 412)},
     operation_id="create_secret_version",
     summary="Rotate a secret (a new version), or restore an IAM credentials secret's version",
 )
@@ -87,7 +87,7 @@ def list_secret_versions(request: ApiRequest, secret_id: str) -> dict[str, Any]:
 
 @router.get(
     "/secrets/{secret_id}/versions/{id}",
-    response={200: schemas.SecretVersion, **errors(400, 403, 404, 409)},
+    response={200: schemas.SecretVersion, **errors(400, 403, 404, 409, 412)},
     operation_id="get_secret_version",
     summary="Get a version with its secret data (audited; marks it downloaded)",
 )
@@ -143,7 +143,7 @@ def update_secret_version_metadata(
 
 @router.delete(
     "/secrets/{secret_id}/versions/{id}/secret_data",
-    response={204: None, **errors(400, 403, 404, 409)},
+    response={204: None, **errors(400, 403, 404, 409, 412)},
     operation_id="delete_secret_version_data",
     summary="Delete a version's data (IAM credentials: current; custom credentials: current "
     "or previous, through a delete_credentials task)",

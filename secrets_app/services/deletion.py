@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from console.audit import audit_record
-from console.errors import ConflictError
+from console.errors import ConflictError, LockedError
 from engines_app.models import Configuration
 from engines_app.providers.iam import Principal
 from secrets_app.models import (
@@ -113,7 +113,7 @@ def secret_delete(*, principal: Principal, secret_id: UUID | str, force: bool = 
             "its API key (api_key_ref). Point them at another IAM credentials secret first."
         )
     if locks := locks_held(secret):
-        raise SecretInUseError(
+        raise LockedError(
             f"Secret {secret.name} cannot be deleted: it holds the lock"
             f"{'s' if len(locks) > 1 else ''} {', '.join(locks)}. Remove "
             f"{'them' if len(locks) > 1 else 'it'} first: on the secret's Versions tab, or with "

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from uuid import UUID
 
-from console.errors import ConflictError
+from console.errors import LockedError
 from secrets_app.models import Secret, SecretLock, SecretVersion, VersionAlias
 
 LOCKED_MESSAGE = "The requested action can't be completed because the secret version is locked."
@@ -54,9 +54,9 @@ def versions_lock_blocker(versions: Iterable[SecretVersion], *, doing: str) -> s
 
 
 def require_versions_unlocked(versions: Iterable[SecretVersion], *, doing: str) -> None:
-    """Refuse (409) if any of these versions holds a lock, naming the version and its locks."""
+    """Refuse (412) if any of these versions holds a lock, naming the version and its locks."""
     if blocker := versions_lock_blocker(versions, doing=doing):
-        raise ConflictError(blocker)
+        raise LockedError(blocker)
 
 
 def rotation_lock_blocker(secret: Secret) -> str:
@@ -70,7 +70,7 @@ def rotation_lock_blocker(secret: Secret) -> str:
 
 def require_rotation_unlocked(secret: Secret) -> None:
     if blocker := rotation_lock_blocker(secret):
-        raise ConflictError(blocker)
+        raise LockedError(blocker)
 
 
 @dataclass(frozen=True)

@@ -216,7 +216,7 @@ def test_a_locked_previous_version_blocks_rotation_and_data_deletion(manager):
     manager.create_secret_locks_bulk(id=sid, locks=[_lock("legacy-app")])
     _rotate(manager, sid, "second")  # fine: the locked version becomes previous
     exc = api_error(lambda: _rotate(manager, sid, "third"))
-    assert exc.status_code == 409
+    assert exc.status_code == 412
     assert "locked" in exc.message and "legacy-app" in exc.message and "version 1" in exc.message
     assert CANARY not in exc.http_response.text
     assert SecretVersion.objects.filter(secret=secret).count() == 2
@@ -231,7 +231,7 @@ def test_a_locked_version_keeps_its_data(manager):
     sid = str(secret.pk)
     manager.create_secret_locks_bulk(id=sid, locks=[_lock("deploy-bot")])
     exc = api_error(lambda: manager.delete_secret_version_data(secret_id=sid, id="current"))
-    assert exc.status_code == 409 and "deploy-bot" in exc.message
+    assert exc.status_code == 412 and "deploy-bot" in exc.message
     current = SecretVersion.objects.get(secret=secret, alias="current")
     assert current.payload_available and f.api_key_of(current) is not None
 
@@ -335,7 +335,7 @@ def test_a_locked_secret_cannot_be_deleted_even_with_force_until_its_locks_go(ma
     manager.create_secret_locks_bulk(id=str(secret.pk), locks=[_lock("legal-hold")])
     for force in (False, True):
         exc = api_error(lambda f=force: manager.delete_secret(id=str(secret.pk), force_delete=f))
-        assert exc.status_code == 409
+        assert exc.status_code == 412
         assert "legal-hold (version 1)" in exc.message and CANARY not in exc.message
     manager.delete_secret_locks_bulk(id=str(secret.pk), name=["legal-hold"])
     assert manager.delete_secret(id=str(secret.pk)).get_status_code() == 204

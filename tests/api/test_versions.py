@@ -215,7 +215,7 @@ def test_a_locked_versions_data_cannot_be_deleted(iam_engine, manager):
     exc = api_error(
         lambda: manager.delete_secret_version_data(secret_id=str(secret.pk), id="current")
     )
-    assert exc.status_code == 409
+    assert exc.status_code == 412
     assert "locked" in exc.message and "release-42" in exc.message
     version.refresh_from_db()
     assert version.payload_available and ApiKey.objects.filter(pk=version.credentials_id).exists()
