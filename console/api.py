@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, JsonResponse
 from django.utils.module_loading import import_string
 
+from console import validation
 from console.errors import ServiceError
 
 logger = logging.getLogger("console.api")
@@ -112,6 +113,9 @@ def parse_json_object(request: HttpRequest) -> dict[str, Any]:
         raise ServiceError("The request body must be a JSON object.")
     if _depth(body) > limit:
         raise ServiceError(f"The request body is nested more than {limit} levels deep.")
+    if found := validation.first_text_problem(body):
+        where, problem = found
+        raise ServiceError(f"{where} {problem}.", field=where)
     return body
 
 

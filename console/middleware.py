@@ -9,6 +9,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django_htmx.http import HttpResponseClientRedirect
 
+from console import validation
 from console.api import (
     authenticate_bearer,
     error_response,
@@ -124,6 +125,9 @@ class JsonApiErrorMiddleware:
         too_big = self._too_big(request)
         if too_big is not None:
             return too_big
+        bad_text = self._bad_text(request)
+        if bad_text is not None:
+            return bad_text
         response = self.get_response(request)
         if response.status_code < 400 or response.get("Content-Type", "").startswith(
             "application/json"
@@ -154,6 +158,24 @@ class JsonApiErrorMiddleware:
             return error_response(400, "bad_request", "Content-Length is not a number.")
         if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
             return self._payload_too_large()
+        return None
+
+    @staticmethod
+    def _bad_text(request: HttpRequest) -> HttpResponse | None:
+        """A path or query parameter that no database could store (a NUL, an unpaired
+        surrogate) is refused here, before any view passes it to a query."""
+        if problem := validation.text_problem(request.path):
+            return error_response(400, "bad_request", f"The path {problem}.")
+        for name, values in request.GET.lists():
+            for value in [name, *values]:
+                if problem := validation.text_problem(value):
+                    return error_response(
+                        400,
+                        "bad_request",
+                        f"The query parameter {name!r} {problem}.",
+                        target=name,
+                        target_type="parameter",
+                    )
         return None
 
     @staticmethod

@@ -69,6 +69,40 @@ ROTATION_RANGES: dict[str, tuple[int, int]] = {
 TASK_TIMEOUT_MIN, TASK_TIMEOUT_MAX, TASK_TIMEOUT_DEFAULT = 5 * MINUTE, 24 * HOUR, "10m"
 
 
+def text_problem(value: str) -> str | None:
+    """Why this text cannot be stored, or None: a NUL character (PostgreSQL text and JSON cannot
+    hold one) or an unpaired surrogate (not Unicode: it has no UTF-8 form)."""
+    if "\x00" in value:
+        return "contains a NUL character (U+0000)"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains an unpaired surrogate, which is not valid Unicode"
+    return None
+
+
+def first_text_problem(value: Any, path: str = "") -> tuple[str, str] | None:
+    """(where, why) for the first string or object key inside a parsed JSON value that cannot be
+    stored (text_problem), walked without recursion; None when there is none."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, str):
+            if problem := text_problem(node):
+                return where or "body", problem
+        elif isinstance(node, dict):
+            for key, child in node.items():
+                inner = f"{where}.{key}" if where else str(key)
+                if problem := text_problem(str(key)):
+                    return where or "body", f"has a key that {problem}"
+                stack.append((child, inner))
+        elif isinstance(node, list):
+            stack.extend(
+                (child, f"{where}.{i}" if where else str(i)) for i, child in enumerate(node)
+            )
+    return None
+
+
 def _fail(field: str, message: str, code: str = "invalid") -> ValidationError:
     return ValidationError({field: ValidationError(message, code=code)})
 

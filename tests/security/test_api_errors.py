@@ -119,3 +119,33 @@ def test_unknown_routes_and_methods_answer_json(client, token):
 def test_console_pages_keep_their_html_errors(owner_client):
     response = owner_client.get("/no-such-console-page/")
     assert response.status_code == 404 and "application/json" not in response["Content-Type"]
+
+
+@pytest.mark.parametrize(
+    ("body", "target", "problem"),
+    [
+        ('{"name": "ok-name", "description": "a\\u0000b"}', "description", "NUL"),
+        ('{"name": "ok-name", "description": "\\ud800"}', "description", "surrogate"),
+        ('{"name": "ok\\u0000name"}', "name", "NUL"),
+    ],
+)
+def test_text_no_database_can_store_is_a_400_naming_the_field(client, token, body, target, problem):
+    """PostgreSQL refuses NUL characters (and nothing stores an unpaired surrogate): refused
+    before any write, with the field named, on SQLite and PostgreSQL alike."""
+    response = client.post(
+        reverse("api-v2:create_secret_group"),
+        body,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    error = assert_ibm_error(response, 400)["errors"][0]
+    assert problem in error["message"] and error["target"]["name"] == target
+
+
+def test_a_nul_in_the_query_or_the_path_is_a_400(client, token):
+    auth = {"Authorization": f"Bearer {token}"}
+    query = client.get("/api/v2/secrets", {"search": "ab\x00cd"}, headers=auth)
+    error = assert_ibm_error(query, 400)["errors"][0]
+    assert "NUL" in error["message"] and error["target"] == {"type": "parameter", "name": "search"}
+    path = client.get("/api/v2/secret_groups/%00", headers=auth)
+    assert "NUL" in assert_ibm_error(path, 400)["errors"][0]["message"]
