@@ -1,8 +1,8 @@
 """Finding 2: a provider job cannot read the instance's secrets, and finding 12: job variables
 marked secret are sealed.
 
-Each test runs real job runs: a supervisor process, and the job inside bubblewrap (installed by
-`make test`). The hostile job tries to read the root key file, the database, the SECRET_KEY
+Each test runs real job runs: a supervising thread of this process, and the job inside
+bubblewrap (installed by `make test`). The hostile job tries to read the root key file, the database, the SECRET_KEY
 file, the project tree, the host's /tmp and every other process's environment; it prints what
 it managed to read, and the tests assert that it managed nothing. The fallback path (no
 bubblewrap) and SM_JOB_SANDBOX=required are tested by pointing SM_JOB_BWRAP at nothing.
@@ -16,6 +16,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import textwrap
 import uuid
 from pathlib import Path
@@ -175,6 +177,8 @@ def test_a_sandboxed_job_reads_nothing_of_the_instance(project, canaries, monkey
 
 @needs_bwrap
 def test_the_supervisor_environment_is_minimal(project, canaries, monkeypatch):
+    """The run is supervised by a thread of the process that started it: the only process it
+    adds is the job's (bwrap, then the job inside), which starts with an empty environment."""
     targets, _ = canaries
     monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", CANARY)
     run = _run_job(
@@ -186,14 +190,27 @@ def test_the_supervisor_environment_is_minimal(project, canaries, monkeypatch):
             "WAIT": "30",
         },
     )
-    supervisor = ce._supervisors[-1]
-    wait_until(
-        lambda: JobRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).exists(),
+    started = wait_until(
+        lambda: JobRun.objects.filter(
+            pk=run.pk, status=RunStatus.RUNNING, pid__isnull=False
+        ).first(),
         what="the job to start",
     )
-    environ = Path(f"/proc/{supervisor.pid}/environ").read_bytes().decode()
+    # No supervisor process between this one and the job's.
+    stat = Path(f"/proc/{started.pid}/stat").read_text()
+    assert int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid()
+    cmdline = Path(f"/proc/{started.pid}/cmdline").read_bytes()
+    assert cmdline.split(b"\0")[0].endswith(b"bwrap")
+    # The job's variables are not on the world-readable command line...
+    assert json.dumps(targets).encode() not in cmdline
+    # ... but in bwrap's own environment (owner-only), which is exactly the job's.
+    environ = Path(f"/proc/{started.pid}/environ").read_bytes().decode()
     names = {item.split("=", 1)[0] for item in environ.split("\0") if item}
-    assert names <= {"PATH", "LANG", "PYTHONUNBUFFERED", "DJANGO_SETTINGS_MODULE"}, names
+    basics = {"PATH", "LANG", "HOME", "TMPDIR", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE"}
+    assert names >= basics | {"TARGETS", "DATA_DIR", "WAIT"}, names
+    assert not names & {"DJANGO_SETTINGS_MODULE", "SM_ROOT_KEY", "DJANGO_SUPERUSER_PASSWORD"}
+    values = dict(item.split("=", 1) for item in environ.split("\0") if "=" in item)
+    assert values["SM_ACCESS_APIKEY"].encode() not in cmdline, "the API key is on the command line"
     for secret in (django_settings.SECRET_KEY, os.environ["SM_ROOT_KEY"], CANARY):
         assert secret not in environ
     home = ce._run_dir(JobRun.objects.get(pk=run.pk)) / "home"
@@ -288,25 +305,48 @@ def test_secret_job_variables_are_sealed_and_still_reach_the_job(project):
     assert ce.job_runtime_env(Job.objects.get(pk=job.pk))["DB_PASSWORD"] == value
 
 
+SUPERVISING_PROCESS = textwrap.dedent(
+    """
+    import sys, threading, django
+    django.setup()
+    from engines_app.providers.embedded.code_engine import services as ce
+    project_id, job_name, run_name, timeout = sys.argv[1:]
+    ce.job_run_start(project_id=project_id, job_name=job_name, run_name=run_name, env={},
+                     timeout_seconds=int(timeout))
+    threading.Event().wait()  # a long-lived process, as a worker is, until it is killed
+    """
+)
+
+
 def test_a_killed_supervisor_leaves_no_raw_logs(project, canaries):
-    """Finding 11: raw (unredacted) output never outlives a lost supervisor."""
-    run = _run_job(
-        project,
-        script="import time\nprint('x' * 100, flush=True)\ntime.sleep(60)",
-        env={},
-        timeout=2,
+    """Finding 11: raw (unredacted) output never outlives a lost supervisor (here: the worker
+    process that started the run and supervises it, killed)."""
+    job = ce.job_create(
+        actor=SETUP,
+        project=project,
+        name=f"job-{uuid.uuid4().hex[:8]}",
+        command=["{python}", "-c", "import time\nprint('x' * 100, flush=True)\ntime.sleep(60)"],
+        env={"CE_REMOVE_COMPLETED_JOBS": "1d"},
     )
-    supervisor = ce._supervisors[-1]
-    wait_until(
-        lambda: JobRun.objects.filter(
-            pk=run.pk, status=RunStatus.RUNNING, pid__isnull=False
-        ).exists(),
-        what="the job to start",
+    run_name = f"sm-task-{uuid.uuid4()}"
+    supervisor = subprocess.Popen(
+        [sys.executable, "-c", SUPERVISING_PROCESS, project.pk, job.name, run_name, "2"],
+        cwd=django_settings.BASE_DIR,
+        env=dict(os.environ, SM_DB_NAME=str(connection.settings_dict["NAME"])),
+        start_new_session=True,
     )
-    run_dir = ce._run_dir(JobRun.objects.get(pk=run.pk))
-    wait_until(lambda: (run_dir / "stdout.log").exists(), what="the raw log")
-    os.killpg(supervisor.pid, signal.SIGKILL)
-    supervisor.wait()
+    try:
+        run = wait_until(
+            lambda: JobRun.objects.filter(
+                name=run_name, status=RunStatus.RUNNING, pid__isnull=False
+            ).first(),
+            what="the job to start",
+        )
+        run_dir = ce._run_dir(JobRun.objects.get(pk=run.pk))
+        wait_until(lambda: (run_dir / "stdout.log").exists(), what="the raw log")
+    finally:
+        os.killpg(supervisor.pid, signal.SIGKILL)
+        supervisor.wait()
     stale = JobRun.objects.get(pk=run.pk)
     later = stale.deadline + datetime.timedelta(seconds=ce.SUPERVISOR_GRACE_SECONDS + 1)
     ce.job_runs_cleanup(now=later)

@@ -15,14 +15,13 @@ without a sandbox and says so on the Code Engine pages, in `manage.py check` and
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
-import resource
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -252,8 +251,14 @@ def _parent_dirs(paths: list[str]) -> list[str]:
     return args
 
 
-def sandboxed_argv(plan: RunPlan, *, argv: list[str], env: dict[str, str], home: Path) -> list[str]:
-    """The bwrap command line that runs `argv` with exactly `env`, in `home`."""
+def sandboxed_argv(plan: RunPlan, *, argv: list[str], home: Path) -> list[str]:
+    """The bwrap command line that runs `argv` in `home`.
+
+    The job's environment is not on it: a command line is world-readable in /proc/<pid>/cmdline,
+    and the environment holds the job's secrets (SM_ACCESS_APIKEY, sealed variables). bwrap is
+    started with exactly the job's environment instead (readable only by its owner), and passes
+    it on unchanged.
+    """
     args = [plan.bwrap, "--die-with-parent", "--new-session"]
     args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if plan.job_uid is None:
@@ -272,10 +277,7 @@ def sandboxed_argv(plan: RunPlan, *, argv: list[str], env: dict[str, str], home:
     for path in rw:
         args += ["--bind", path, path]
     args += ["--bind", str(home), str(home), "--chdir", str(home)]
-    args += ["--hostname", "sm-job", "--clearenv"]
-    for key, value in env.items():
-        args += ["--setenv", key, value]
-    args.append("--")
+    args += ["--hostname", "sm-job", "--"]
     if plan.job_uid is not None:
         # As root, bwrap keeps its capabilities to set up the mounts; setpriv then drops to the
         # job's uid with no capabilities and no way to regain privileges.
@@ -293,20 +295,29 @@ def sandboxed_argv(plan: RunPlan, *, argv: list[str], env: dict[str, str], home:
     return args + argv
 
 
-def limits_setter(plan: RunPlan) -> Callable[[], None]:
-    """A preexec_fn that applies the resource limits to the job (and to bwrap, which is tiny)."""
+def limited_argv(plan: RunPlan, command: list[str]) -> list[str]:
+    """`command` under the resource limits, applied by util-linux's prlimit, which sets them on
+    itself and then executes the command (bwrap, which is tiny, and the job get them).
 
-    def apply() -> None:
-        for limit, value in (
-            (resource.RLIMIT_CPU, plan.cpu_seconds),
-            (resource.RLIMIT_AS, plan.memory_bytes),
-            (resource.RLIMIT_NPROC, plan.max_processes),
-            (resource.RLIMIT_FSIZE, plan.max_file_bytes),
-            (resource.RLIMIT_CORE, 0),
-        ):
-            resource.setrlimit(limit, (value, value))
-
-    return apply
+    Not a preexec_fn: runs are started from threads, where Python code between fork and exec is
+    unsafe, and without one the child is spawned without copying the parent's memory.
+    """
+    prlimit = shutil.which("prlimit", path="/usr/bin:/bin:/usr/sbin:/sbin")
+    if prlimit is None:
+        raise FileNotFoundError(2, "prlimit (util-linux) is needed to limit job runs", "prlimit")
+    limits = {
+        "cpu": plan.cpu_seconds,
+        "as": plan.memory_bytes,
+        "nproc": plan.max_processes,
+        "fsize": plan.max_file_bytes,
+        "core": 0,
+    }
+    return [
+        prlimit,
+        *(f"--{name}={value}:{value}" for name, value in limits.items()),
+        "--",
+        *command,
+    ]
 
 
 def give_external_dir_to(plan: RunPlan) -> None:
@@ -318,8 +329,10 @@ def give_external_dir_to(plan: RunPlan) -> None:
         if not root.is_dir():
             continue
         for entry in [root, *root.rglob("*")]:
-            if entry.stat().st_uid != plan.job_uid:
-                os.chown(entry, plan.job_uid, plan.job_uid)
+            # A running job may remove a file meanwhile (SQLite's journal, say).
+            with contextlib.suppress(FileNotFoundError):
+                if entry.stat().st_uid != plan.job_uid:
+                    os.chown(entry, plan.job_uid, plan.job_uid)
 
 
 def prepare_home(plan: RunPlan, home: Path) -> None:
