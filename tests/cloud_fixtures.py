@@ -5,6 +5,7 @@ Loaded for every test through `pytest_plugins` in tests/conftest.py.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import signal
@@ -51,17 +52,19 @@ def wait_for_task(secret_id: Any, *, timeout: float = 30) -> SecretTask:
 
 @pytest.fixture(autouse=True)
 def _supervisors_finish():
-    """Every job-run supervisor a test started exits before the next test touches the database."""
-    from engines_app.providers.embedded.code_engine import services as ce
+    """Every job run a test started ends before the next test touches the database (its
+    supervising threads use the test's database)."""
+    from engines_app.providers.embedded.code_engine.models import JobRun, RunStatus
+    from engines_app.providers.embedded.code_engine.supervisor import pool
 
     yield
-    for proc in list(ce._supervisors):
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    ce._supervisors.clear()
+    if not pool.wait_idle(timeout=30):
+        for pid in JobRun.objects.filter(status=RunStatus.RUNNING, pid__isnull=False).values_list(
+            "pid", flat=True
+        ):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        assert pool.wait_idle(timeout=30), "job runs were still supervised after the test"
 
 
 @pytest.fixture(scope="session")

@@ -13,12 +13,12 @@ from django.test import Client
 from django_q.models import Task
 
 from console.models import AuditEvent
-from engines_app.providers.embedded.code_engine.models import JobRun
+from engines_app.providers.embedded.code_engine.models import FINISHED_RUN_STATUSES, JobRun
 from secrets_app import seed
 from secrets_app.models import Secret, SecretVersion
 from secrets_app.services import secret_version_payload_read
 from secrets_app.services.custom_credentials import custom_credentials_secret_create
-from tests.cloud_fixtures import wait_for_task
+from tests.cloud_fixtures import wait_for_task, wait_until
 from tests.factories import create_user, factory_actor
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -63,13 +63,24 @@ def test_job_outputs_and_api_key_leak_nowhere(cloud, q_sync, caplog, owner_clien
     staff.force_login(
         create_user(username="auditor", manage_groups=True)
     )  # Manager: may open the run pages
+    # The job reports before it exits: the scan looks at what the runs leave once they ended.
+    wait_until(
+        lambda: not JobRun.objects.exclude(status__in=FINISHED_RUN_STATUSES).exists(),
+        what="the runs to end",
+    )
     runs = list(JobRun.objects.all())
     q_tasks = list(Task.objects.all())
     assert len(runs) == 2 and len(q_tasks) >= 2, "the places scanned really hold the runs' records"
     places = {
         "log records": "\n".join(r.getMessage() for r in caplog.records),
         "job run logs": "\n".join(r.stdout + r.stderr for r in runs),
-        "supervisor log": (Path(settings.JOB_LOG_DIR) / "supervisor.log").read_text(),
+        # Runs are supervised in this process (its log records are above); what they leave in
+        # the job runs' folder is scanned too.
+        "job runs folder": "\n".join(
+            path.read_text(errors="replace")
+            for path in Path(settings.JOB_LOG_DIR).rglob("*")
+            if path.is_file()
+        ),
         "django-q2 tasks": "\n".join(f"{t.args!r} {t.kwargs!r} {t.result!r}" for t in q_tasks),
         "audit events": json.dumps(list(AuditEvent.objects.values()), default=str),
         "service instances page": owner_client.get("/cloud/service-instances/").content.decode(),

@@ -1,35 +1,41 @@
 """Embedded Code Engine services: projects, jobs, and job runs as real local subprocesses.
 
-A job run is supervised by its own process (`manage.py run_job`), not by a django-q2 worker, so
-a job that hangs never holds a worker: the supervisor kills the job's process group at the run's
-deadline. The run's extra environment (which carries SM_ACCESS_APIKEY) reaches the supervisor
-through a pipe, never through argv, a file or the database.
+A job run is supervised by a thread of the process that starts it (supervisor.py), not by a
+django-q2 worker's task: the task returns once the run is handed over, so a job that hangs never
+holds a worker, and the supervising thread kills the job's process group at the run's deadline.
+The run's variables (which carry SM_ACCESS_APIKEY) stay in that process's memory until they are
+handed to the job; they never go to a file or the database.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import logging
+import math
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
-import sys
+import traceback
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from console import crypto
 from console.audit import audit_record
 from console.errors import AccessDeniedError, NotFoundError, ServiceError
 from console.identity import Actor
-from engines_app.providers.code_engine import RunOutcome
-from engines_app.providers.embedded.code_engine import commands, sandbox
+from engines_app.providers.code_engine import RunOutcome, job_run_finished
+from engines_app.providers.embedded.code_engine import commands, sandbox, supervisor
 from engines_app.providers.embedded.code_engine.models import (
     FINISHED_RUN_STATUSES,
     Job,
@@ -50,6 +56,7 @@ RETENTION_MAX = timedelta(days=365)
 MANAGE_ACTION = "code_engine.manage"
 SECRET_ENV_SUFFIXES = ("APIKEY", "API_KEY", "PASSWORD", "TOKEN", "SECRET")
 SEALED_COLUMNS = ("sealed_key_id", "sealed_wrapped_key", "sealed_ciphertext")
+logger = logging.getLogger(__name__)
 
 
 def is_secret_env_name(name: str) -> bool:
@@ -208,24 +215,6 @@ def job_set_env(*, actor: Actor, project_id: str, job_name: str, env: dict[str, 
 # ---------------------------------------------------------------------------------------------
 # Job runs
 
-# The settings that the supervisor process needs to reach the same database and broker. They
-# travel on its standard input, never in its environment: /proc/<pid>/environ shows only the
-# initial environment, which is minimal. The root keys and the admin password are not sent.
-SUPERVISOR_SETTINGS = (
-    "DEBUG",
-    "SECRET_KEY",
-    "SM_DATA_DIR",
-    "SQLITE_PATH",
-    "DATABASE_URL",
-    "REDIS_URL",
-    "SM_PUBLIC_URL",
-    "SM_JOBS_DIR",  # {jobs_dir} in a job's command
-    "SM_ACCOUNT_ID",
-    "SM_REGION",
-    "SM_INSTANCE_ID",
-    "LOG_LEVEL",
-)
-
 
 def _run_dir(run: JobRun) -> Path:
     """Per run: the captured logs, and `home/`, the only directory the job itself can write."""
@@ -248,9 +237,11 @@ def retention(job_env: dict[str, str], ended_at: datetime) -> datetime:
 def job_run_start(
     *, project_id: str, job_name: str, run_name: str, env: dict[str, str], timeout_seconds: int
 ) -> JobRun:
-    """Record the run and hand it to a supervisor process once the row is committed.
+    """Record the run and hand it to this process's run supervisors once the row is committed.
 
-    Refused (ServiceError) when SM_JOB_SANDBOX=required and the sandbox cannot run here.
+    The run is Pending until a supervising thread is free (supervisor.py bounds how many runs go
+    at once); its deadline counts from now. Refused (ServiceError) when SM_JOB_SANDBOX=required
+    and the sandbox cannot run here.
     """
     job = job_get(project_id=project_id, job_name=job_name)
     status = sandbox.sandbox_status()
@@ -270,55 +261,44 @@ def job_run_start(
             },
         )
         if created:
-            db_name = str(connection.settings_dict["NAME"])
             run_env = {**job_runtime_env(job), **env}  # the run's variables win
-            transaction.on_commit(lambda: _spawn_supervisor(run.pk, run_env, db_name, plan))
+            supervise = functools.partial(_supervise, run.pk, run_env, plan)
+            transaction.on_commit(lambda: supervisor.pool.submit(supervise, name=run_name))
     return run
 
 
-# Supervisors outlive the call that starts them; holding them here lets finished ones be reaped
-# (no zombies) without ever waiting on a running one.
-_supervisors: list[subprocess.Popen[bytes]] = []
+def _supervise(run_pk: int, run_env: dict[str, str], plan: RunPlan) -> None:
+    """The work of a supervising thread for one run: run it, tell who listens, tidy up."""
+    try:
+        outcome = job_run_supervise(run_pk=run_pk, run_env=run_env, plan=plan)
+        if outcome is not None:
+            job_run_finished.send(sender=JobRun, outcome=outcome)
+            # A run kept for no time (IMMEDIATELY) goes now, once its listeners have read it;
+            # the scheduled job_runs_cleanup removes the others, and ends lost runs.
+            JobRun.objects.filter(pk=run_pk, remove_after__lte=timezone.now()).delete()
+    except Exception as exc:
+        # The text may quote the run's variables (an API key): only a redacted copy is logged.
+        text = "".join(traceback.format_exception(exc))
+        logger.error("Job run %s: supervision failed:\n%s", run_pk, _redact(text, run_env))
+        _close_after_failure(run_pk)
 
 
-def _supervisor_environment() -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "PYTHONUNBUFFERED": "1",
-        "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "console.settings"),
-    }
-
-
-def _spawn_supervisor(run_pk: int, env: dict[str, str], db_name: str, plan: RunPlan) -> None:
-    _supervisors[:] = [p for p in _supervisors if p.poll() is None]
-    log_dir = Path(settings.JOB_LOG_DIR)
-    log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handoff = {
-        # The supervisor uses the very database this process uses (a test database, say).
-        "settings": {
-            **{k: os.environ[k] for k in SUPERVISOR_SETTINGS if k in os.environ},
-            "SM_DB_NAME": db_name,
-            "SECRET_KEY": settings.SECRET_KEY,
-        },
-        "run_env": env,
-        "plan": plan.to_json(),
-    }
-    with open(log_dir / "supervisor.log", "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "engines_app.providers.embedded.code_engine.supervisor"]
-            + [str(run_pk)],
-            stdin=subprocess.PIPE,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=_supervisor_environment(),
-            cwd=str(settings.BASE_DIR),
-            start_new_session=True,
+def _close_after_failure(run_pk: int) -> None:
+    """A run whose supervision broke off is ended as failed, never left running."""
+    with contextlib.suppress(Exception):
+        run = JobRun.objects.filter(pk=run_pk).first()
+        if run is None or run.status in FINISHED_RUN_STATUSES:
+            return
+        if run.pid:
+            _kill_group(run.pid, signal.SIGKILL)
+        now = timezone.now()
+        JobRun.objects.filter(pk=run_pk, status__in=[RunStatus.PENDING, RunStatus.RUNNING]).update(
+            status=RunStatus.FAILED,
+            ended_at=now,
+            stderr="The supervision of this run failed; the console's log says why.",
+            remove_after=retention(run.job.env, now),
         )
-    assert proc.stdin is not None
-    proc.stdin.write(json.dumps(handoff).encode())
-    proc.stdin.close()
-    _supervisors.append(proc)
+        shutil.rmtree(_run_dir(run), ignore_errors=True)
 
 
 def _redact(text: str, env: dict[str, str]) -> str:
@@ -358,41 +338,65 @@ def _job_environment(run_env: dict[str, str], home: Path) -> dict[str, str]:
 
 
 def _start(plan: RunPlan, argv: list[str], env: dict[str, str], home: Path, out, err):  # type: ignore[no-untyped-def]
+    """The job's process, in its own session (so its whole group can be killed), limited."""
     if plan.sandboxed:
         sandbox.give_external_dir_to(plan)
-        command = sandbox.sandboxed_argv(plan, argv=argv, env=env, home=home)
-        return subprocess.Popen(
-            command,
-            env={},
-            cwd=str(home),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-            preexec_fn=sandbox.limits_setter(plan),  # noqa: PLW1509 - single-threaded supervisor
-        )
+        # bwrap runs with exactly the job's environment and hands it on: never on a command
+        # line, which any local user can read.
+        command = sandbox.sandboxed_argv(plan, argv=argv, home=home)
+    else:
+        command = argv
     return subprocess.Popen(
-        argv,
+        sandbox.limited_argv(plan, command),
         env=env,
         cwd=str(home),
         stdin=subprocess.DEVNULL,
         stdout=out,
         stderr=err,
         start_new_session=True,
-        preexec_fn=sandbox.limits_setter(plan),  # noqa: PLW1509 - single-threaded supervisor
     )
 
 
-def job_run_supervise(*, run_pk: int, run_env: dict[str, str], plan: RunPlan) -> RunOutcome | None:
-    """Run the job to completion or its deadline (the body of the supervisor process).
+QUEUED_TOO_LONG_NOTE = (
+    "This run did not start: its deadline passed while it waited for a free slot (at most "
+    "{limit} runs go at once in the process that started it, SM_JOB_MAX_CONCURRENT_RUNS)."
+)
 
-    `run_env` holds every variable of the run, the job's sealed ones already opened by the
-    process that started the run: the supervisor never needs the root key.
+
+def _wait_for_exit(proc: subprocess.Popen[bytes], timeout: float | None) -> int | None:
+    """The exit code, or None once `timeout` seconds passed first. Woken by the exit itself (a
+    pidfd), not by Popen.wait's polling, which notices an exit up to 50 ms late."""
+    if timeout is not None:
+        try:
+            pidfd = os.pidfd_open(proc.pid)
+        except (AttributeError, OSError):  # an old kernel: poll
+            try:
+                return proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                return None
+        try:
+            poller = select.poll()
+            poller.register(pidfd, select.POLLIN)
+            if not poller.poll(max(0, math.ceil(timeout * 1000))):
+                return None
+        finally:
+            os.close(pidfd)
+    return proc.wait()
+
+
+def job_run_supervise(*, run_pk: int, run_env: dict[str, str], plan: RunPlan) -> RunOutcome | None:
+    """Run the job to completion or its deadline (the work of a supervising thread).
+
+    `run_env` holds every variable of the run, the job's sealed ones already opened when the run
+    was started: supervision never needs the root key. A run whose deadline passed while it
+    waited for a slot ends timed out without starting. None: the run was no longer pending.
     """
     now = timezone.now()
-    if not JobRun.objects.filter(pk=run_pk, status=RunStatus.PENDING).update(
-        status=RunStatus.RUNNING, started_at=now
-    ):
+    pending = JobRun.objects.filter(pk=run_pk, status=RunStatus.PENDING)
+    in_time = Q(deadline__isnull=True) | Q(deadline__gt=now)
+    if not pending.filter(in_time).update(status=RunStatus.RUNNING, started_at=now):
+        if pending.exists():
+            return _end_unstarted(run_pk, now)
         return None  # stopped before it started, or another supervisor has it
     run = JobRun.objects.select_related("job").get(pk=run_pk)
     run_dir = _run_dir(run)
@@ -413,22 +417,22 @@ def job_run_supervise(*, run_pk: int, run_env: dict[str, str], plan: RunPlan) ->
         if proc is None:
             exit_code = 127
         else:
-            JobRun.objects.filter(pk=run.pk).update(pid=proc.pid)
-            remaining = (
-                max(0.0, (run.deadline - timezone.now()).total_seconds()) if run.deadline else None
-            )
             try:
-                exit_code = proc.wait(timeout=remaining)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                _kill_group(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=KILL_GRACE_SECONDS)
-                except subprocess.TimeoutExpired:
-                    _kill_group(proc.pid, signal.SIGKILL)
-                    proc.wait()
-                exit_code = proc.returncode
-            _kill_group(proc.pid, signal.SIGKILL)  # stray grandchildren (outside a sandbox)
+                JobRun.objects.filter(pk=run.pk).update(pid=proc.pid)
+                remaining = (
+                    max(0.0, (run.deadline - timezone.now()).total_seconds())
+                    if run.deadline
+                    else None
+                )
+                exit_code = _wait_for_exit(proc, remaining)
+                if exit_code is None:
+                    timed_out = True
+                    _kill_group(proc.pid, signal.SIGTERM)
+                    exit_code = _wait_for_exit(proc, KILL_GRACE_SECONDS)
+            finally:
+                # Stray grandchildren (outside a sandbox), or the whole job if supervision broke.
+                _kill_group(proc.pid, signal.SIGKILL)
+                exit_code = proc.wait()
     ended = timezone.now()
     if timed_out:
         status = RunStatus.TIMED_OUT
@@ -447,15 +451,42 @@ def job_run_supervise(*, run_pk: int, run_env: dict[str, str], plan: RunPlan) ->
     )
     # The captured logs now live (redacted) in the database; the raw files go.
     shutil.rmtree(run_dir, ignore_errors=True)
+    return _outcome(run, status, exit_code, job_env, ended=ended, remove_after=remove_after)
+
+
+def _outcome(
+    run: JobRun,
+    status: str,
+    exit_code: int | None,
+    job_env: dict[str, str],
+    *,
+    ended: datetime,
+    remove_after: datetime,
+) -> RunOutcome:
     return RunOutcome(
         run_name=run.name,
         project_id=run.project_id,
         status=status,
         exit_code=exit_code,
-        timed_out=timed_out,
+        timed_out=status == RunStatus.TIMED_OUT,
         timeout_seconds=run.timeout_seconds,
         logs_kept=remove_after > ended,
         retention_setting=str(job_env.get("CE_REMOVE_COMPLETED_JOBS", "IMMEDIATELY")),
+    )
+
+
+def _end_unstarted(run_pk: int, now: datetime) -> RunOutcome | None:
+    run = JobRun.objects.select_related("job").get(pk=run_pk)
+    remove_after = retention(run.job.env, now)
+    if not JobRun.objects.filter(pk=run_pk, status=RunStatus.PENDING).update(
+        status=RunStatus.TIMED_OUT,
+        ended_at=now,
+        stderr=QUEUED_TOO_LONG_NOTE.format(limit=supervisor.pool.limit()),
+        remove_after=remove_after,
+    ):
+        return None
+    return _outcome(
+        run, RunStatus.TIMED_OUT, None, run.job.env, ended=now, remove_after=remove_after
     )
 
 
@@ -486,8 +517,13 @@ def job_run_stop(*, project_id: str, run_name: str) -> bool:
 
 
 LOST_SUPERVISOR_NOTE = (
-    "The supervisor of this run stopped before the run ended, so its exit code and output were "
-    "not recorded (the raw output was discarded: it had not been redacted)."
+    "The supervisor of this run (the process that started it, a worker) stopped before the run "
+    "ended, so its exit code and output were not recorded (the raw output was discarded: it had "
+    "not been redacted)."
+)
+UNSTARTED_NOTE = (
+    "This run never started: the process that was to supervise it (a worker) stopped while the "
+    "run waited for a free slot, and the run's deadline has passed."
 )
 
 
@@ -495,7 +531,8 @@ def job_runs_cleanup(*, now: datetime | None = None) -> dict[str, int]:
     """Remove runs past their retention; finish runs whose supervisor vanished past the deadline.
 
     A run whose job had reported its result before the supervisor vanished ends as `lost` (its
-    exit code is unknown), not `timed_out`. Its raw log files are removed at once.
+    exit code is unknown), not `timed_out`. Its raw log files are removed at once. A run that
+    was still waiting for a slot when its supervising process went ends `timed_out`, unstarted.
     """
     now = now or timezone.now()
     orphaned = 0
@@ -515,6 +552,16 @@ def job_runs_cleanup(*, now: datetime | None = None) -> dict[str, int]:
             status=status, ended_at=now, stderr=note, remove_after=retention(run.job.env, now)
         )
         shutil.rmtree(_run_dir(run), ignore_errors=True)
+    unstarted = JobRun.objects.filter(
+        status=RunStatus.PENDING, deadline__lt=now - timedelta(seconds=SUPERVISOR_GRACE_SECONDS)
+    ).select_related("job")
+    for run in unstarted:
+        orphaned += JobRun.objects.filter(pk=run.pk, status=RunStatus.PENDING).update(
+            status=RunStatus.TIMED_OUT,
+            ended_at=now,
+            stderr=UNSTARTED_NOTE,
+            remove_after=retention(run.job.env, now),
+        )
     expired = list(JobRun.objects.filter(remove_after__lte=now))
     for run in expired:
         shutil.rmtree(_run_dir(run), ignore_errors=True)
