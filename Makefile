@@ -7,6 +7,7 @@ help:
 	@echo "make test-fast  the suite without browser tests"
 	@echo "make test-postgres  the whole suite on a throwaway PostgreSQL (scripts/pg-up.sh)"
 	@echo "make lint       ruff"
+	@echo "make bench      the benchmark at 1k, 10k and 100k secrets (DATABASE_URL: PostgreSQL; BENCH_ARGS)"
 
 run:
 	@bash scripts/run.sh
@@ -24,3 +25,9 @@ test-postgres:
 
 lint:
 	@bash scripts/bootstrap.sh && .venv/bin/ruff check .
+
+# Issue 13's benchmark (bench/run.py, about 15 minutes on 2 cores): SQLite, or PostgreSQL with
+# DATABASE_URL (e.g. DATABASE_URL=$(bash scripts/pg-up.sh) make bench). BENCH_ARGS are passed on,
+# e.g. BENCH_ARGS="--sizes 1000,10000 --rounds 50".
+bench:
+	@bash scripts/bootstrap.sh bench && .venv/bin/python bench/run.py $(BENCH_ARGS)

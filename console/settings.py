@@ -84,6 +84,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost but one: compresses what every middleware below has finished writing. HTML
+    # pages only, never a response that may carry a secret value (console/compression.py).
+    "console.compression.SafeGZipMiddleware",
     "console.middleware.JsonApiErrorMiddleware",
     "console.middleware.ApiAuthenticationMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -138,7 +141,7 @@ else:
         }
     }
 
-# A job-run supervisor uses the same database as the process that started it.
+# A process that the test suite starts (a qcluster) uses the suite's database.
 if SM_DB_NAME := env_str("SM_DB_NAME"):
     DATABASES["default"]["NAME"] = SM_DB_NAME
 
@@ -179,6 +182,10 @@ SM_JOB_CPU_SECONDS = env_int("SM_JOB_CPU_SECONDS", 300, minimum=1)
 SM_JOB_MEMORY_MB = env_int("SM_JOB_MEMORY_MB", 1024, minimum=64)
 SM_JOB_MAX_PROCESSES = env_int("SM_JOB_MAX_PROCESSES", 128, minimum=4)
 SM_JOB_MAX_FILE_MB = env_int("SM_JOB_MAX_FILE_MB", 64, minimum=1)
+# Job runs that one process (each django-q2 worker) supervises at once; more wait, Pending, in
+# order. A run costs its job's process only, so this bounds the load that a burst of runs puts on
+# the host: at most Q_WORKERS x this many jobs at once.
+SM_JOB_MAX_CONCURRENT_RUNS = env_int("SM_JOB_MAX_CONCURRENT_RUNS", 4, minimum=1, maximum=256)
 
 # The callable that turns an API bearer token into a principal (the IAM provider's).
 SM_API_TOKEN_VERIFIER = "engines_app.providers.iam.verify_access_token"
@@ -272,3 +279,6 @@ LOGGING = {
 # threshold well above the minute of the schedule when only `manage.py qcluster` runs.
 SM_WORKER_STALE_AFTER = env_int("SM_WORKER_STALE_AFTER", 180, minimum=5)
 SM_WORKER_HEARTBEAT_INTERVAL = env_int("SM_WORKER_HEARTBEAT_INTERVAL", 15, minimum=1)
+
+# The benchmark's floor page at /bench/floor/ (console/bench_views.py), for bench/run.py only.
+SM_BENCH_FLOOR = env_bool("SM_BENCH_FLOOR", False)

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from console import views, wizard_views
+from console import bench_views, views, wizard_views
 
 admin.site.site_header = "Secrets Manager Console administration"
 admin.site.site_title = "Secrets Manager Console"
@@ -33,4 +33,6 @@ urlpatterns = [
         name="wizard-step",
     ),
     path("", include("secrets_app.secret_urls")),
+    # The benchmark floor, only while SM_BENCH_FLOOR is on (bench/run.py sets it).
+    *bench_views.bench_urlpatterns(),
 ]

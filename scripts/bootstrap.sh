@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv and install the project's dependencies; re-installs only when pyproject.toml changes.
+# `bootstrap.sh bench` (make bench) also installs the benchmark's plotting package (matplotlib).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -8,7 +9,8 @@ if [ ! -x .venv/bin/python ]; then
   echo "Creating .venv with $($PYTHON --version)" >&2
   "$PYTHON" -m venv .venv
 fi
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+hash=$(sha256sum pyproject.toml | cut -c1-16)
+stamp=".venv/.installed-$hash"
 if [ ! -f "$stamp" ]; then
   echo "Installing Python packages into .venv ..." >&2
   .venv/bin/pip install -q -e ".[postgres,redis,test]" 2>&1 | grep -v "is ignored: it is neither" >&2 || true
@@ -16,4 +18,11 @@ if [ ! -f "$stamp" ]; then
     || { echo "Package installation failed; see the messages above." >&2; exit 1; }
   rm -f .venv/.installed-*
   touch "$stamp"
+fi
+if [ "${1:-}" = bench ] && [ ! -f "$stamp-bench" ]; then
+  echo "Installing the benchmark's packages into .venv ..." >&2
+  .venv/bin/pip install -q -e ".[bench]" 2>&1 | grep -v "is ignored: it is neither" >&2 || true
+  .venv/bin/python -c "import matplotlib" \
+    || { echo "Package installation failed; see the messages above." >&2; exit 1; }
+  touch "$stamp-bench"
 fi

@@ -8,12 +8,15 @@ class SecretsAppConfig(AppConfig):
     verbose_name = "Secrets"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from console.wizards import register_wizards
         from engines_app.panels import register_configuration_panel
         from engines_app.ports import register_key_secret_lookup
         from engines_app.providers.code_engine import job_run_finished, register_task_page_finder
         from engines_app.providers.resource_controller import register_key_visibility
         from secrets_app.permissions import visible_resource_key_crns
+        from secrets_app.search_index import repair_after_migrate
         from secrets_app.services.config_tests import on_secret_task_finished
         from secrets_app.services.custom_credentials import on_job_run_finished
         from secrets_app.services.iam_credentials import key_secret_lookup
@@ -31,3 +34,4 @@ class SecretsAppConfig(AppConfig):
         register_configuration_panel(configuration_panel)
         register_key_secret_lookup(key_secret_lookup)
         register_task_page_finder(task_page_urls)
+        post_migrate.connect(repair_after_migrate, sender=self, dispatch_uid="search-index-repair")

@@ -143,6 +143,21 @@ class Secret(models.Model):
                 condition=models.Q(state__in=[0, 1, 2, 3, 5]), name="secret_state_valid"
             ),
         ]
+        # The Secrets table's default and name orders over the rows it shows (selectors): a
+        # page is an index range, and "more than N" counts stop early. The search index
+        # (migration 0009) is SQL of each database's own, outside the model.
+        indexes = [
+            models.Index(
+                fields=["-updated_at", "id"],
+                condition=models.Q(deleted_at__isnull=True, probe=False),
+                name="secret_live_by_updated",
+            ),
+            models.Index(
+                fields=["name", "id"],
+                condition=models.Q(deleted_at__isnull=True, probe=False),
+                name="secret_live_by_name",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -174,7 +189,8 @@ class SecretLabel(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["secret", "name"], name="label_unique_per_secret")
         ]
-        indexes = [models.Index(fields=["name"])]
+        # "Secrets carrying label X" reads this index alone (name, then secret_id).
+        indexes = [models.Index(fields=["name", "secret"], name="label_name_secret")]
 
     def __str__(self) -> str:
         return self.name

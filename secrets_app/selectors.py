@@ -1,16 +1,45 @@
-"""Read queries for the console's lists."""
+"""Read queries for the console's lists.
+
+The Secrets table reads at most a page of rows and counts at most `COUNT_CAP` matches (past
+that, the table says "more than 200"), so its cost does not grow with the number of secrets:
+
+- its default order and the name order are partial indexes over the rows it shows (live
+  secrets that are not configuration probes), so a page is an index range;
+- a label filter joins the label index (name, then secret) instead of a correlated EXISTS per
+  row;
+- the search asks the search index (secrets_app.search_index) for candidates, then keeps the
+  candidates that match exactly;
+- when the filters match more rows than the cap and the label and search indexes hold many
+  candidates, the page walks the sort index instead and tests each row (with many matches a
+  page is met after a few rows), rather than collecting and sorting every match;
+- the rows come out as `SecretRow`s, their cells formatted here, so the template only prints.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from typing import Any, TypedDict
+from uuid import UUID
 
+from django.db import connection
 from django.db.models import CharField, Count, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.expressions import Combinable, OrderBy
 from django.db.models.functions import Cast, Replace
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import Truncator
 
-from secrets_app.models import Secret, SecretGroup, SecretLabel
+from secrets_app import search_index
+from secrets_app.models import (
+    STATE_DESCRIPTIONS,
+    Secret,
+    SecretGroup,
+    SecretLabel,
+    SecretState,
+    SecretType,
+)
 
 # Sort keys offered in the table, mapped to ORDER BY columns (id last, for a stable order).
 # Secrets that never expire come last in both directions, on SQLite and PostgreSQL alike.
@@ -37,6 +66,11 @@ EXPIRES_WITHIN: dict[str, tuple[str, timedelta]] = {
     "30d": ("30 days", timedelta(days=30)),
 }
 DEFAULT_SECRET_SORT = "-updated_at"
+# The table counts matches up to this many; beyond, it says "more than" (and pages on).
+COUNT_CAP = 200
+# A search or label index holding more candidates than this: the page walks the sort order.
+WALK_AFTER = 1000
+DESCRIPTION_SHOWN = 80  # characters of the description under a name
 
 
 def secret_table(
@@ -49,31 +83,21 @@ def secret_table(
     sort: str = DEFAULT_SECRET_SORT,
     readable_group_ids: set[str] | None = None,
     expires_within: timedelta | None = None,
+    many_matches: bool = False,
 ) -> QuerySet[Secret]:
     """Secrets matching every given filter; `search` looks in name, description, labels, id and type.
 
     `readable_group_ids` limits the result to the groups the viewer may read (None: all groups).
     `expires_within` keeps the secrets whose expiration date is still ahead, within that time.
+    `many_matches` (the same rows either way) suits filters that match many secrets: the
+    database then reads rows in the sort order and tests each one, instead of collecting every
+    match from the label and search indexes first.
     """
     qs = Secret.objects.select_related("secret_group").filter(probe=False)
     if readable_group_ids is not None:
         qs = qs.filter(secret_group_id__in=readable_group_ids)
     if search:
-        label_hit = SecretLabel.objects.filter(secret=OuterRef("pk"), name__icontains=search)
-        # Q | Exists is a Q at runtime, but django-stubs types it through Combinable.__ror__.
-        matches: Q | Combinable = (
-            Q(name__icontains=search)
-            | Q(description__icontains=search)
-            | Q(secret_type__icontains=search)
-            | Exists(label_hit)
-        )
-        hex_part = search.strip().lower().replace("-", "")
-        if len(hex_part) >= 2 and all(c in "0123456789abcdef" for c in hex_part):
-            # A UUID's text form differs by database (with dashes on PostgreSQL, without in
-            # SQLite), so compare both sides without dashes.
-            qs = qs.annotate(id_hex=Replace(Cast("id", CharField()), Value("-"), Value("")))
-            matches |= Q(id_hex__contains=hex_part)
-        qs = qs.filter(matches)
+        qs = _search(qs, search, use_index=not many_matches)
     if secret_types:
         qs = qs.filter(secret_type__in=secret_types)
     if group_ids:
@@ -81,11 +105,229 @@ def secret_table(
     if states:
         qs = qs.filter(state__in=states)
     for label in labels:
-        qs = qs.filter(Exists(SecretLabel.objects.filter(secret=OuterRef("pk"), name=label)))
+        if many_matches:
+            qs = qs.filter(Exists(SecretLabel.objects.filter(secret=OuterRef("pk"), name=label)))
+        else:
+            # A join on the label index (one row per secret and name): read lazily, so a capped
+            # count stops after as many label rows as it counts.
+            qs = qs.filter(label_rows__name=label)
     if expires_within is not None:
         now = timezone.now()
         qs = qs.filter(expiration_date__gt=now, expiration_date__lte=now + expires_within)
     return qs.order_by(*SECRET_SORTS.get(sort, SECRET_SORTS[DEFAULT_SECRET_SORT]))
+
+
+def _search_terms(search: str) -> tuple[list[str], str]:
+    """What the search index is asked for: the term, and its hex digits when it may be (part
+    of) an id (else "")."""
+    hex_part = search.strip().lower().replace("-", "")
+    if len(hex_part) >= 2 and all(c in "0123456789abcdef" for c in hex_part):
+        return [search, hex_part], hex_part
+    return [search], ""
+
+
+def _search(qs: QuerySet[Secret], search: str, *, use_index: bool) -> QuerySet[Secret]:
+    label_hit = SecretLabel.objects.filter(secret=OuterRef("pk"), name__icontains=search)
+    # Q | Exists is a Q at runtime, but django-stubs types it through Combinable.__ror__.
+    matches: Q | Combinable = (
+        Q(name__icontains=search)
+        | Q(description__icontains=search)
+        | Q(secret_type__icontains=search)
+        | Exists(label_hit)
+    )
+    terms, hex_part = _search_terms(search)
+    if hex_part:
+        # A UUID's text form differs by database (with dashes on PostgreSQL, without in
+        # SQLite), so compare both sides without dashes.
+        qs = qs.annotate(id_hex=Replace(Cast("id", CharField()), Value("-"), Value("")))
+        matches |= Q(id_hex__contains=hex_part)
+    if use_index:
+        qs = search_index.narrow(qs, terms)
+    return qs.filter(matches)
+
+
+# ---------------------------------------------------------------------------------------------
+# The Secrets table's page
+
+
+class SecretRow(TypedDict):
+    """One row of the Secrets table, every cell ready to print. A dict, not an object: the
+    template engine tries a key before an attribute, so a dict's cells print fastest."""
+
+    id: str
+    url: str
+    name: str
+    description: str
+    type_label: str
+    group_name: str
+    state_label: str
+    state_description: str
+    labels: list[str]
+    expires_iso: str
+    expires_text: str
+    expires_note: str  # "lease ended" / "expired" once the expiration date has passed
+    created_iso: str
+    created_text: str
+    updated_iso: str
+    updated_text: str
+
+
+@dataclass(frozen=True)
+class SecretTablePage:
+    """A page of the table: its rows, and how many secrets match (exactly, or more than)."""
+
+    rows: list[SecretRow]
+    number: int
+    count: int  # exact when count_exact, else the table holds more than this many
+    count_exact: bool
+    num_pages: int | None  # None: more pages than counted
+    page_size: int
+
+    @property
+    def count_shown(self) -> str:
+        return f"{self.count:,}"
+
+    @property
+    def pages_shown(self) -> str:
+        """ "4", or "more than 40" when the count stopped at the cap."""
+        if self.num_pages is not None:
+            return f"{self.num_pages:,}"
+        return f"more than {self.count // self.page_size:,}"
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.num_pages is None or self.number < self.num_pages
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_previous or self.has_next
+
+
+_ROW_COLUMNS = (
+    "id",
+    "name",
+    "description",
+    "secret_type",
+    "secret_group__name",
+    "state",
+    "labels",
+    "expiration_date",
+    "created_at",
+    "updated_at",
+)
+_TYPE_LABELS = dict(SecretType.choices)
+_STATE_LABELS = {int(value): str(label) for value, label in SecretState.choices}
+_STATE_DESCRIPTIONS = {int(state): text for state, text in STATE_DESCRIPTIONS.items()}
+_URL_PLACEHOLDER = "00000000-0000-4000-8000-000000000000"
+
+
+def secret_table_page(*, page: int, page_size: int, **filters: Any) -> SecretTablePage:
+    """The `page`th page of `secret_table(**filters)` (the last one if it is past the end).
+
+    A count that stops after COUNT_CAP matches (or after the requested page, when it lies
+    further) and the page's rows; with a search or label filter, first a look at those indexes
+    alone (how many candidates they hold) to choose how the rows are read when there are many.
+    """
+    page = max(page, 1)
+    limit = max(COUNT_CAP, page * page_size) + 1
+    # Asked whatever the count, so that a page makes the same queries at any size.
+    walk = _walk_sorted(search=filters.get("search") or "", labels=filters.get("labels") or ())
+    matching = secret_table(**filters)
+    counted = matching.order_by().values("pk")[:limit].count()
+    exact = counted < limit
+    num_pages: int | None = None
+    if exact:
+        num_pages = max(1, -(-counted // page_size))
+        page = min(page, num_pages)
+    else:
+        counted = limit - 1
+        if walk:
+            matching = secret_table(**filters, many_matches=True)
+    offset = (page - 1) * page_size
+    rows = list(matching.values_list(*_ROW_COLUMNS)[offset : offset + page_size])
+    return SecretTablePage(
+        rows=_rows(rows),
+        number=page,
+        count=counted,
+        count_exact=exact,
+        num_pages=num_pages,
+        page_size=page_size,
+    )
+
+
+def _walk_sorted(*, search: str, labels: Sequence[str]) -> bool:
+    """Whether to read the page by walking the sort order (testing each row) rather than by
+    collecting the search's and labels' candidates from their indexes and sorting them: when
+    every one of those indexes holds many candidates (the walk then meets a page of matches
+    soon). SQLite only: PostgreSQL plans this itself, from its statistics."""
+    if connection.vendor != "sqlite" or not (search or labels):
+        return False
+    for label in labels:
+        if SecretLabel.objects.filter(name=label)[: WALK_AFTER + 1].count() <= WALK_AFTER:
+            return False
+    return not search or search_index.candidates_over(
+        connection, _search_terms(search)[0], WALK_AFTER
+    ) in (True, None)
+
+
+def _rows(values: list[tuple[Any, ...]]) -> list[SecretRow]:
+    now = timezone.now()
+    zone = timezone.get_current_timezone()
+    url = reverse("secrets:detail", args=[_URL_PLACEHOLDER])
+    out = []
+    for sid, name, description, kind, group, state, labels, expires, created, updated in values:
+        key = str(sid) if isinstance(sid, UUID) else str(UUID(str(sid)))
+        note = ""
+        if expires is not None and expires <= now:
+            note = "expired" if state == SecretState.DESTROYED else "lease ended"
+        if len(description) > DESCRIPTION_SHOWN:
+            description = Truncator(description).chars(DESCRIPTION_SHOWN)
+        expires_iso, expires_text = _moment(expires, zone)
+        created_iso, created_text = _moment(created, zone)
+        updated_iso, updated_text = _moment(updated, zone)
+        out.append(
+            SecretRow(
+                id=key,
+                url=url.replace(_URL_PLACEHOLDER, key),
+                name=name,
+                description=description,
+                type_label=str(_TYPE_LABELS.get(kind, kind)),
+                group_name=group,
+                state_label=_STATE_LABELS.get(state, str(state)),
+                state_description=_STATE_DESCRIPTIONS.get(state, ""),
+                labels=[str(label) for label in labels or ()],
+                expires_iso=expires_iso,
+                expires_text=expires_text,
+                expires_note=note,
+                created_iso=created_iso,
+                created_text=created_text,
+                updated_iso=updated_iso,
+                updated_text=updated_text,
+            )
+        )
+    return out
+
+
+def _moment(moment: datetime | None, zone: tzinfo) -> tuple[str, str]:
+    """A time as the table shows it: ISO 8601 for <time datetime>, and "YYYY-MM-DD HH:MM", both
+    in the current time zone (as the `date` filter would print them)."""
+    if moment is None:
+        return "", ""
+    local = moment.astimezone(zone)
+    text = f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
+    return local.isoformat(), text
 
 
 def group_list_with_counts(groups: QuerySet[SecretGroup]) -> QuerySet[SecretGroup]:

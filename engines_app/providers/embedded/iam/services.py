@@ -310,10 +310,18 @@ def principal_for_actor(actor: Actor) -> Principal:
     )
 
 
+# The attribute that remembers, on a request's user object, the IAM id its row was made for: a
+# page asks for the principal several times (its own checks, the navigation's), one lookup does.
+_IAM_ID_SEEN = "_sm_iam_id"
+
+
 def principal_for_user(user: AbstractBaseUser) -> Principal:
-    iam_user = iam_user_for(user)
+    iam_id = getattr(user, _IAM_ID_SEEN, None)
+    if iam_id is None or iam_id != iam_id_for_user(int(user.pk)):
+        iam_id = iam_user_for(user).iam_id
+        setattr(user, _IAM_ID_SEEN, iam_id)
     return Principal(
-        iam_id=iam_user.iam_id,
+        iam_id=iam_id,
         name=user.get_username(),
         kind="user",
         is_superuser=bool(getattr(user, "is_superuser", False)),

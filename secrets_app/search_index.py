@@ -1,0 +1,225 @@
+"""The Secrets table's search index: a trigram index over what the search looks in.
+
+The search (secrets_app.selectors) looks for a substring in a secret's name, description, type,
+labels and id. `LIKE '%q%'` cannot use a B-tree index, so each database gets a trigram index of
+its own, which finds the candidate rows; the search's exact conditions then keep only the rows
+that really match. Candidates are always a superset of the matches, so the index narrows the
+search and never changes its answer:
+
+- SQLite: an FTS5 table with the trigram tokenizer (`secrets_app_secret_search`), one row per
+  secret (its id as 32 hex digits, name, description, type, labels one a line), kept in step
+  with every write of the secrets table by triggers: creates, bulk inserts, renames, label
+  edits and deletes alike, whatever code does them. A later migration that rebuilds the secrets
+  table (as SQLite's schema editor does for most column changes) drops its triggers; the
+  post_migrate check (`search_index_repair`) puts them back and refills the index.
+- PostgreSQL: a GIN `pg_trgm` index on one immutable function of the same columns, which the
+  database keeps in step itself. Without the pg_trgm extension (and the right to create it)
+  the function is still there and the search still answers, without the index.
+
+A search term shorter than three characters has no trigram; the search then reads the table.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+from django.db import DatabaseError, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
+from django.db.models import BooleanField, QuerySet
+from django.db.models.expressions import RawSQL
+
+if TYPE_CHECKING:
+    from secrets_app.models import Secret
+
+logger = logging.getLogger(__name__)
+
+FTS_TABLE = "secrets_app_secret_search"
+PG_FUNCTION = "secrets_app_search_text"
+PG_INDEX = "secrets_app_secret_search_trgm"
+TRIGRAM = 3  # a term shorter than this has no trigram to look up
+# Characters that JSON writes escaped: a term holding one may not appear as such in the labels'
+# JSON text, so PostgreSQL's index is not asked for it.
+_JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')
+
+# SQLite ------------------------------------------------------------------------------------
+
+_SQLITE_LABELS = "(SELECT group_concat(value, char(10)) FROM json_each({row}.labels))"
+_SQLITE_INSERT = (
+    f"INSERT INTO {FTS_TABLE}(secret_id, name, description, secret_type, labels) "
+    "VALUES ({row}.id, {row}.name, {row}.description, {row}.secret_type, " + _SQLITE_LABELS + ")"
+)
+# The row of a secret, found through the index of its id column (a full-table scan otherwise).
+_SQLITE_DELETE = (
+    f"DELETE FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH 'secret_id : \"' || OLD.id || '\"' "
+    "AND secret_id = OLD.id"
+)
+SQLITE_TRIGGERS = {
+    f"{FTS_TABLE}_insert": (
+        "AFTER INSERT ON secrets_app_secret BEGIN " + _SQLITE_INSERT.format(row="NEW") + "; END"
+    ),
+    f"{FTS_TABLE}_update": (
+        "AFTER UPDATE OF id, name, description, secret_type, labels ON secrets_app_secret "
+        "WHEN OLD.id IS NOT NEW.id OR OLD.name IS NOT NEW.name "
+        "OR OLD.description IS NOT NEW.description OR OLD.secret_type IS NOT NEW.secret_type "
+        "OR OLD.labels IS NOT NEW.labels "
+        f"BEGIN {_SQLITE_DELETE}; " + _SQLITE_INSERT.format(row="NEW") + "; END"
+    ),
+    f"{FTS_TABLE}_delete": f"AFTER DELETE ON secrets_app_secret BEGIN {_SQLITE_DELETE}; END",
+}
+_SQLITE_FILL = (
+    f"INSERT INTO {FTS_TABLE}(secret_id, name, description, secret_type, labels) "
+    "SELECT s.id, s.name, s.description, s.secret_type, "
+    + _SQLITE_LABELS.format(row="s")
+    + " FROM secrets_app_secret AS s"
+)
+
+# PostgreSQL --------------------------------------------------------------------------------
+
+# Upper-cased, as the search's own conditions compare (Django's icontains: UPPER(x) LIKE
+# UPPER(pattern)); one line per column, so a term never spans two of them. The labels are the
+# jsonb column's text (["a", "b"]): cheap to compute for each row a query walks, and holding
+# every label as it is except for the characters JSON escapes (", \ and control characters),
+# which is why a term holding one of those is not looked up in this index (`narrow`).
+_PG_FUNCTION_SQL = f"""
+CREATE OR REPLACE FUNCTION {PG_FUNCTION}(
+    name text, description text, secret_type text, labels jsonb, id uuid
+) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT upper(
+        name || chr(10) || description || chr(10) || secret_type || chr(10)
+        || coalesce(labels::text, '') || chr(10) || replace(id::text, '-', '')
+    )
+$$
+"""
+_PG_COLUMNS = "name, description, secret_type, labels, id"
+_PG_INDEX_SQL = (
+    f"CREATE INDEX IF NOT EXISTS {PG_INDEX} ON secrets_app_secret "
+    f"USING gin ({PG_FUNCTION}({_PG_COLUMNS}) gin_trgm_ops)"
+)
+
+
+def install(connection: BaseDatabaseWrapper) -> None:
+    """Create the index on this database and fill it (migration 0009)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5("
+                "secret_id, name, description, secret_type, labels, tokenize = 'trigram')"
+            )
+            _sqlite_triggers_and_fill(cursor)
+        elif connection.vendor == "postgresql":
+            cursor.execute(_PG_FUNCTION_SQL)
+            try:
+                with transaction.atomic(using=connection.alias):
+                    cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+                    cursor.execute(_PG_INDEX_SQL)
+            except DatabaseError as exc:
+                logger.warning(
+                    "No trigram index for the secrets search (the pg_trgm extension is missing "
+                    "or may not be created by this database user: %s). Searches still answer, "
+                    "by reading the whole table; create the extension and migrate again.",
+                    exc.__class__.__name__,
+                )
+
+
+def uninstall(connection: BaseDatabaseWrapper) -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            for name in SQLITE_TRIGGERS:
+                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+            cursor.execute(f"DROP TABLE IF EXISTS {FTS_TABLE}")
+        elif connection.vendor == "postgresql":
+            cursor.execute(f"DROP INDEX IF EXISTS {PG_INDEX}")
+            cursor.execute(f"DROP FUNCTION IF EXISTS {PG_FUNCTION}(text, text, text, jsonb, uuid)")
+
+
+def _sqlite_triggers_and_fill(cursor: CursorWrapper) -> None:
+    for name, body in SQLITE_TRIGGERS.items():
+        cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+        cursor.execute(f"CREATE TRIGGER {name} {body}")
+    cursor.execute(f"DELETE FROM {FTS_TABLE}")
+    cursor.execute(_SQLITE_FILL)
+
+
+def search_index_repair(connection: BaseDatabaseWrapper) -> bool:
+    """Put back the SQLite triggers if a table rebuild dropped them, and refill the index.
+
+    Does nothing where the index is not installed (migration 0009 not applied) or is whole.
+    Answers whether it repaired anything.
+    """
+    if connection.vendor != "sqlite":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT type, name FROM sqlite_master WHERE name = %s OR (type = 'trigger' "
+            "AND tbl_name = 'secrets_app_secret' AND name LIKE %s)",
+            [FTS_TABLE, f"{FTS_TABLE}%"],
+        )
+        found = {name for _, name in cursor.fetchall()}
+        if FTS_TABLE not in found or set(SQLITE_TRIGGERS) <= found:
+            return False
+        with transaction.atomic(using=connection.alias):
+            _sqlite_triggers_and_fill(cursor)
+    logger.warning("The secrets search index lost its triggers; they are back and it is refilled.")
+    return True
+
+
+def repair_after_migrate(*, using: str = "default", **kwargs: Any) -> None:
+    """post_migrate receiver (SecretsAppConfig.ready)."""
+    search_index_repair(connections[using])
+
+
+def narrow(qs: QuerySet[Secret], terms: list[str]) -> QuerySet[Secret]:
+    """`qs` kept to the secrets that contain one of `terms` in a searched column, as the index
+    says (maybe a few more: the search's exact conditions decide). `qs` itself when a term is
+    too short for the index, or the database has none.
+
+    On SQLite the index is joined rather than asked in a subquery, so a query that stops early
+    (a capped count) reads only as many index rows as it needs.
+    """
+    if not terms or any(len(term) < TRIGRAM for term in terms):
+        return qs
+    vendor = connections[qs.db].vendor
+    if vendor == "sqlite":
+        match = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+        return qs.extra(
+            tables=[FTS_TABLE],
+            where=[f'{FTS_TABLE}.secret_id = "secrets_app_secret"."id"', f"{FTS_TABLE} MATCH %s"],
+            params=[match],
+        )
+    if vendor == "postgresql":
+        if any(_JSON_ESCAPED.search(term) for term in terms):
+            return qs
+        ops = connections[qs.db].ops
+        patterns = [f"%{ops.prep_for_like_query(term)}%" for term in terms]
+        function = (
+            f'{PG_FUNCTION}("secrets_app_secret"."name", "secrets_app_secret"."description", '
+            '"secrets_app_secret"."secret_type", "secrets_app_secret"."labels", '
+            '"secrets_app_secret"."id")'
+        )
+        return qs.filter(
+            RawSQL(
+                "(" + " OR ".join(f"{function} LIKE UPPER(%s)" for _ in patterns) + ")",
+                patterns,
+                output_field=BooleanField(),
+            )
+        )
+    return qs
+
+
+def candidates_over(connection: BaseDatabaseWrapper, terms: list[str], limit: int) -> bool | None:
+    """Whether the index holds more than `limit` candidates for `terms` (read from the index
+    alone, cheaply); None where that cannot be told (no index for these terms here)."""
+    if connection.vendor != "sqlite" or not terms or any(len(t) < TRIGRAM for t in terms):
+        return None
+    match = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*) FROM (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s "
+            "LIMIT %s)",
+            [match, limit + 1],
+        )
+        (found,) = cursor.fetchone()
+    return bool(found > limit)
