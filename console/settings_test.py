@@ -11,7 +11,7 @@ os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 # A throwaway data directory of the test run's own, even when the shell exports SM_DATA_DIR
 # (that directory's instance.env must not leak into the tests). A process the tests start with
-# these settings (a qcluster, a job's supervisor) inherits the run's directory, recognised by
+# these settings (a qcluster, `manage.py serve`) inherits the run's directory, recognised by
 # its prefix.
 TEST_DATA_PREFIX = "sm-test-data-"
 if not Path(os.environ.get("SM_DATA_DIR", "")).name.startswith(TEST_DATA_PREFIX):

@@ -23,7 +23,7 @@ from tests.factories import create_user, factory_actor
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-# The job runs in its own processes (a supervisor, then the job): allow for their start-up.
+# The job runs in its own process (sandboxed, started by the worker): allow for its start-up.
 JOB_TIMEOUT_MS = 30_000
 
 
