@@ -105,7 +105,20 @@ def test_a_table_rebuild_that_drops_the_triggers_is_repaired():
     assert indexed("after-rep") == {"after-repair"}
 
 
-SEARCHES = ["svc", "SVC-1", "needle", "eu-", 'quote"d', "50%", "a_b", "xy", "日本語", "Ünï"]
+SEARCHES = [
+    "svc",
+    "SVC-1",
+    "needle",
+    "eu-",
+    "US-SOUTH",  # in a label only, in another case
+    "de",
+    'quote"d',
+    "50%",
+    "a_b",
+    "xy",
+    "日本語",
+    "Ünï",
+]
 
 
 @pytest.mark.parametrize("term", SEARCHES)
