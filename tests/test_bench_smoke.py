@@ -59,6 +59,9 @@ def test_a_small_run_has_every_figure(tmp_path: Path) -> None:
         html, *assets = per["first_load"]["resources"]
         assert html["path"] == "/secrets/" and html["body_bytes"] > 1000
         assert any(a["path"].endswith(".css") for a in assets)
+        # The page compressed, and its static files in the smallest encoding a browser takes.
+        assert html["encoding"] == "gzip"
+        assert {a["encoding"] for a in assets} == {"br"}
         assert per["first_load"]["total_wire_bytes"] > sum(r["body_bytes"] for r in assets)
 
     figures = {f["key"]: f for f in result["figures"]}
