@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from console.audit import may_read_audit_log
 from console.models import AuditEvent
 
 # Columns that hold secret material in any form. No admin shows them, even as read-only.
@@ -36,7 +37,17 @@ class AuditEventAdmin(ReadMostlyAdmin):
         "object_type",
         "object_name",
         "object_id",
+        "outcome",
+        "channel",
+        "source_ip",
     )
-    list_filter = ("action", "object_type")
+    list_filter = ("outcome", "channel", "actor_type", "object_type")
     search_fields = ("actor_name", "actor_id", "object_id", "object_name")
     date_hierarchy = "created_at"
+
+    # The same rule as the Audit page: a Django model permission alone does not open the log.
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_view_permission(request, obj) and may_read_audit_log(request.user)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return super().has_module_permission(request) and may_read_audit_log(request.user)

@@ -5,8 +5,11 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware as _DjangoLoginRequired
-from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from console import validation
@@ -208,3 +211,117 @@ class JsonApiErrorMiddleware:
         if "Allow" in response:
             json_response["Allow"] = response["Allow"]
         return json_response
+
+
+class ConsoleInputMiddleware:
+    """What no console form could make sense of is refused here, before any view sees it.
+
+    - A body larger than the console takes: 413. Form data may be as large as
+      settings.DATA_UPLOAD_MAX_MEMORY_SIZE, plus validation.UPLOAD_MAX_BYTES in files (the largest
+      file a form reads). Django itself bounds only the form data, not files, which it would
+      stream to a temporary file of any size.
+    - Form data that cannot be read (a broken multipart body, too many fields or files): 400.
+    - Text that no database could store, a NUL character (PostgreSQL answers it with an error) or
+      an unpaired surrogate: 400 in the path or the query, 422 in a form field (naming it).
+      The checks come after CSRF and sign-in (process_view, last in MIDDLEWARE), so a forged or
+      anonymous request is refused as any other.
+
+    The API's paths have the same checks in JsonApiErrorMiddleware. With htmx the answer is a
+    422 (the error status that base.html's htmx swaps), shown at the top of the page.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_json_path(request.path):
+            return self.get_response(request)
+        refused = self._unreadable(request)
+        if refused is not None:
+            return refused
+        return self.get_response(request)
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., HttpResponseBase],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> HttpResponse | None:
+        if is_json_path(request.path):
+            return None
+        if problem := validation.text_problem(request.path):
+            return _refuse(request, 400, f"The address {problem}.")
+        for name, values in request.GET.lists():
+            if problem := _first_problem(name, values):
+                return _refuse(request, 400, f"The query parameter {name[:64]!r} {problem}.")
+        if request.method == "POST":
+            for name, values in request.POST.lists():
+                if problem := _first_problem(name, values):
+                    return _refuse(
+                        request,
+                        422,
+                        f"The field {name[:64]!r} {problem}: it cannot be stored. Nothing "
+                        "was changed; enter the text again without it.",
+                        field=name,
+                    )
+        return None
+
+    @staticmethod
+    def _unreadable(request: HttpRequest) -> HttpResponse | None:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return _refuse(request, 400, "The request's Content-Length is not a number.")
+        form_limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if form_limit is not None:
+            multipart = request.content_type == "multipart/form-data"
+            limit = form_limit + (validation.UPLOAD_MAX_BYTES if multipart else 0)
+            if length > limit:
+                return _too_large(request, limit)
+        if request.method != "POST":
+            return None
+        try:
+            request.POST  # noqa: B018  (parsed here, where its errors can be answered)
+            request.FILES  # noqa: B018
+        except RequestDataTooBig:
+            return _too_large(request, form_limit or 0)
+        except (MultiPartParserError, TooManyFieldsSent, TooManyFilesSent, UnreadablePostError):
+            return _refuse(request, 400, "The form data could not be read. Send the form again.")
+        return None
+
+
+def _first_problem(name: str, values: list[str]) -> str | None:
+    for value in [name, *values]:
+        if problem := validation.text_problem(value):
+            return problem
+    return None
+
+
+def _too_large(request: HttpRequest, limit: int) -> HttpResponse:
+    return _refuse(
+        request,
+        413,
+        f"What was sent is larger than the console accepts ({_megabytes(limit)}). A secret "
+        f"value or file is at most 1 MB (1,000,000 characters); metadata at most 10 KB.",
+    )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")
+
+
+def _refuse(request: HttpRequest, status: int, message: str, *, field: str = "") -> HttpResponse:
+    """A console page (or, for htmx, a notice for the top of the page) saying what was refused."""
+    htmx = getattr(request, "htmx", None)
+    back = "" if validation.text_problem(request.path) else request.path
+    context = {"message": message, "field": field, "status": status, "back": back}
+    if htmx and not htmx.boosted:
+        response = render(request, "bad_input.html#notice", context, status=422)
+        response["HX-Retarget"] = "#main"
+        response["HX-Reswap"] = "afterbegin"
+    else:
+        response = render(request, "bad_input.html", context, status=status)
+    response["Cache-Control"] = "no-store"
+    patch_vary_headers(response, ["HX-Request"])
+    return response

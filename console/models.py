@@ -9,24 +9,58 @@ from console.crypto import Sealed
 
 
 class AuditEvent(models.Model):
-    """Who did what to which object, and when. It records names and ids, never a secret value."""
+    """Who did what to which object, when, from where, and whether it was allowed.
+
+    It records names and ids, never a secret value. `console.audit` is its only writer: allowed
+    operations write their row in the operation's own transaction (no row, no operation), and
+    refusals are written once the refused request has finished (audit_denied).
+    """
+
+    class Outcome(models.TextChoices):
+        ALLOWED = "allowed", "Allowed"
+        DENIED = "denied", "Denied"
+
+    class Channel(models.TextChoices):
+        CONSOLE = "console", "Console"
+        API = "api", "API"
+        # No HTTP request: a background task, a job run's supervisor or a management command.
+        WORKER = "worker", "Worker"
+
+    class ActorType(models.TextChoices):
+        USER = "user", "User"
+        SERVICE_ID = "service_id", "Service ID"
+        SYSTEM = "system", "Secrets Manager"
+        ANONYMOUS = "anonymous", "Not signed in"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor_id = models.CharField(max_length=128, help_text="IAM id of the principal")
     actor_name = models.CharField(max_length=150, blank=True)
+    actor_type = models.CharField(max_length=16, choices=ActorType.choices, blank=True)
     action = models.CharField(max_length=64, help_text="e.g. secret_group.create")
     object_type = models.CharField(max_length=64)
     object_id = models.CharField(max_length=64)
     object_name = models.CharField(max_length=256, blank=True)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.ALLOWED)
+    channel = models.CharField(max_length=8, choices=Channel.choices, blank=True)
+    source_ip = models.GenericIPAddressField(
+        null=True, blank=True, help_text="Client address of the request (none for the worker)"
+    )
     detail = models.JSONField(default=dict, blank=True, help_text="Non-secret facts only")
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["object_type", "object_id"])]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"]),
+            # The Audit page's filters, newest first.
+            models.Index(fields=["actor_id", "created_at"], name="audit_actor_created"),
+            models.Index(fields=["action", "created_at"], name="audit_action_created"),
+            models.Index(fields=["outcome", "created_at"], name="audit_outcome_created"),
+        ]
 
     def __str__(self) -> str:
         return (
-            f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name or self.actor_id} {self.action}"
+            f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name or self.actor_id} "
+            f"{self.action} ({self.outcome})"
         )
 
 

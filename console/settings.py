@@ -88,6 +88,8 @@ MIDDLEWARE = [
     # pages only, never a response that may carry a secret value (console/compression.py).
     "console.compression.SafeGZipMiddleware",
     "console.middleware.JsonApiErrorMiddleware",
+    # Notes each request's origin for the audit log and writes the refusals it met at the end.
+    "console.audit_middleware.AuditMiddleware",
     "console.middleware.ApiAuthenticationMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -99,6 +101,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "console.middleware.ContentSecurityPolicyMiddleware",
     "console.middleware.LoginRequiredMiddleware",
+    # Last, so that its checks come after CSRF and sign-in (console/middleware.py).
+    "console.middleware.ConsoleInputMiddleware",
 ]
 
 ROOT_URLCONF = "console.urls"
@@ -114,6 +118,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "console.context_processors.audit_nav",
                 "engines_app.context_processors.cloud_nav",
                 "secrets_app.context_processors.task_badge",
             ],
@@ -162,6 +167,9 @@ LOGOUT_REDIRECT_URL = "login"
 LOGIN_THROTTLE_ATTEMPTS = env_int("LOGIN_THROTTLE_ATTEMPTS", 10, minimum=1)
 LOGIN_THROTTLE_CLIENT_ATTEMPTS = env_int("LOGIN_THROTTLE_CLIENT_ATTEMPTS", 50, minimum=1)
 LOGIN_THROTTLE_WINDOW = 15 * 60
+# Re-authentication ("sudo mode", console/reauth.py): how long a password entered (at sign-in or
+# at /reauth/) allows Reveal, deletes, role changes and API key creation in the console.
+SM_SUDO_MAX_AGE_SECONDS = env_int("SM_SUDO_MAX_AGE_SECONDS", 600, minimum=1, maximum=86_400)
 
 # Throttles count in this cache, so it must be shared by every server process: the database by
 # default (the table comes with `migrate`), Redis when REDIS_URL is set.
@@ -192,8 +200,9 @@ SM_API_TOKEN_VERIFIER = "engines_app.providers.iam.verify_access_token"
 # The API's paths that need no bearer token: its OpenAPI document and Swagger UI.
 SM_API_PUBLIC_PATHS = frozenset({"/api/v2/openapi.json", "/api/v2/swagger-ui"})
 
-# Request size limits. A request body larger than SM_MAX_REQUEST_BYTES gets 413 on the API (and
-# Django's 400 in the console); file uploads are limited by their own fields. JSON bodies nested
+# Request size limits. A request body larger than SM_MAX_REQUEST_BYTES gets 413 on the API; in the
+# console form data may be that large, plus the largest file a form reads (4 MB), and more is a
+# 413 too (console.middleware.ConsoleInputMiddleware). JSON bodies nested
 # deeper than SM_API_MAX_JSON_DEPTH are refused with 400.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int(
     "SM_MAX_REQUEST_BYTES", 4 * 1024 * 1024, minimum=64 * 1024, maximum=64 * 1024 * 1024
@@ -238,6 +247,11 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# The header a trusted reverse proxy sets to the client's address (e.g. X-Forwarded-For), for the
+# audit log's "from where" and the throttles. Empty (the default): REMOTE_ADDR, as a header is
+# otherwise the client's own claim. Its last address is used, the one the proxy appended.
+SM_TRUSTED_PROXY_HEADER = env_str("SM_TRUSTED_PROXY_HEADER", "")
+
 # django-q2. timeout < retry, so a slow task is never handed out twice while it still runs;
 # bounded attempts, and no replay of missed schedules after downtime.
 Q_CLUSTER: dict[str, object] = {
@@ -253,6 +267,9 @@ Q_CLUSTER: dict[str, object] = {
     "sync": env_bool("Q_SYNC", False),
     "label": "Background tasks",
 }
+# REDIS_URL: the broker and the cache share that Redis database (Django's cache.clear() is a
+# FLUSHDB: it empties the task queue too). Redis hands each task to one cluster and acknowledges
+# nothing, so retry and max_attempts apply to the ORM broker only (README, "Production").
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL

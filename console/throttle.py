@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from console import audit
+
 
 @dataclass(frozen=True)
 class Limit:
@@ -30,9 +32,9 @@ class Limit:
 
 
 def client_address(request: HttpRequest) -> str:
-    # REMOTE_ADDR only: a forwarded-for header is the client's own claim. Behind a proxy, let the
-    # proxy set REMOTE_ADDR (e.g. gunicorn --forwarded-allow-ips).
-    return str(request.META.get("REMOTE_ADDR", ""))
+    # REMOTE_ADDR, unless settings name the header a trusted proxy sets (a forwarded-for header
+    # is otherwise the client's own claim): the same address the audit log records.
+    return audit.client_address(request) or ""
 
 
 def exceeded(*limits: Limit) -> Limit | None:

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from console import bench_views, views, wizard_views
+from console import bench_views, reauth, views, wizard_views
 
 admin.site.site_header = "Secrets Manager Console administration"
 admin.site.site_title = "Secrets Manager Console"
@@ -14,9 +14,11 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("login/", views.ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("reauth/", reauth.reauth_view, name="reauth"),
     # The admin's own login view is not throttled: route its URL to the console's.
     path("admin/login/", views.ThrottledLoginView.as_view(), name="admin-login"),
     path("admin/", admin.site.urls),
+    path("audit/", include("console.audit_urls", namespace="audit")),
     path("", include("engines_app.providers.embedded.iam.urls")),
     path("api/v2/", include("secrets_app.api.urls", namespace="api-v2")),
     path(

@@ -43,6 +43,10 @@ LABELS_MAX = 30
 LABEL_MIN, LABEL_MAX = 2, 64
 METADATA_MAX_BYTES = 10 * 1024
 ARBITRARY_PAYLOAD_MAX = 1_000_000
+# The largest file a console form reads: an arbitrary secret's value of ARBITRARY_PAYLOAD_MAX
+# characters, at up to 4 bytes each in UTF-8. A console request may carry this much in files on
+# top of settings.DATA_UPLOAD_MAX_MEMORY_SIZE of other form data (console.middleware).
+UPLOAD_MAX_BYTES = 4 * ARBITRARY_PAYLOAD_MAX
 SECRET_GROUPS_MAX = 200
 VERSIONS_KEPT = 50
 CUSTOM_CONFIGURATIONS_MAX = 10
@@ -143,6 +147,8 @@ def validate_description(value: str | None, *, field: str = "description") -> st
     value = value or ""
     if not isinstance(value, str):
         raise _fail(field, "Description must be text.")
+    if problem := text_problem(value):
+        raise _fail(field, f"The description {problem}.")
     if len(value) > DESCRIPTION_MAX:
         raise _fail(
             field, f"Description must be at most {DESCRIPTION_MAX} characters; it has {len(value)}."
@@ -175,6 +181,11 @@ def validate_metadata(value: Any, *, field: str = "custom_metadata") -> dict[str
         return {}
     if not isinstance(value, dict):
         raise _fail(field, 'Metadata must be a JSON object, such as {"owner": "team-a"}.')
+    # A NUL (PostgreSQL's JSON cannot hold one) or an unpaired surrogate (no UTF-8 form), e.g.
+    # from a \u0000 or \ud800 escape in the JSON text.
+    if found := first_text_problem(value):
+        where, problem = found
+        raise _fail(field, f"Metadata{'' if where == 'body' else f' at {where}'} {problem}.")
     size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
     if size > METADATA_MAX_BYTES:
         raise _fail(
@@ -314,6 +325,8 @@ def validate_rotation(
 def validate_arbitrary_payload(value: Any, *, field: str = "payload") -> str:
     if not isinstance(value, str) or value == "":
         raise _fail(field, "A secret value is required.", "required")
+    if problem := text_problem(value):
+        raise _fail(field, f"The secret value {problem}; encode binary data as base64 first.")
     if len(value) > ARBITRARY_PAYLOAD_MAX:
         raise _fail(
             field,

@@ -49,6 +49,7 @@ def step_url(wizard: Wizard, draft: Draft, step: Step) -> str:
 
 def start(request: AuthedRequest, wizard: Wizard) -> HttpResponse:
     """Start a new draft of `wizard` and go to its first step."""
+    wizard.check_access(request.user)
     draft = draft_start(owner=request.user, wizard=wizard)
     return finish(request, step_url(wizard, draft, wizard.applicable(draft)[0]))
 
@@ -120,6 +121,7 @@ def render_step(
 
 def _load(request: AuthedRequest, kind: str, draft_id: UUID) -> tuple[Wizard, Draft]:
     wizard = get_wizard(kind)
+    wizard.check_access(request.user)
     draft = draft_load(owner=request.user, wizard=wizard, draft_id=draft_id)
     if draft is None:
         raise Http404("This wizard draft does not exist or has expired. Start again.")

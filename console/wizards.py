@@ -92,6 +92,13 @@ class Wizard:
     finish: Callable[..., str]
     cancel_url: str
     submit_label: str = "Add"
+    # Who may use it at all: the app's access helper, called with the user before the start and
+    # every step (it raises PermissionDenied), so a step's page is refused as its finish would be.
+    require: Callable[[User], None] | None = None
+
+    def check_access(self, user: User) -> None:
+        if self.require is not None:
+            self.require(user)
 
     def applicable(self, draft: Draft) -> list[Step]:
         return [s for s in self.steps if s.applies(draft)]

@@ -8,6 +8,8 @@ class EnginesAppConfig(AppConfig):
     verbose_name = "Secrets engines"
 
     def ready(self) -> None:
+        from console.audit import register_audit_reader_check
+        from engines_app.providers.access import can_read_audit_log
         from engines_app.providers.code_engine import (
             register_job_inspector,
             register_job_user_finder,
@@ -17,3 +19,5 @@ class EnginesAppConfig(AppConfig):
 
         register_job_user_finder(configurations_using_job)
         register_job_inspector(inspect_declarations)
+        # Who may open the Audit page: the kernel asks this layer's IAM (Manager on the instance).
+        register_audit_reader_check(can_read_audit_log)

@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
 from engines_app.providers.access import (
+    can_manage_access,
     can_manage_code_engine,
     can_manage_iam,
     can_read_configurations,
@@ -22,5 +23,7 @@ def cloud_nav(request: HttpRequest) -> dict[str, Any]:
     return {
         "nav_engines": SimpleLazyObject(lambda: can_read_configurations(user)),
         "nav_iam": SimpleLazyObject(lambda: can_manage_iam(user)),
+        # A Manager of some secret groups only: the Access page, for those groups' roles.
+        "nav_access": SimpleLazyObject(lambda: can_manage_access(user)),
         "nav_code_engine": SimpleLazyObject(lambda: can_manage_code_engine(user)),
     }

@@ -10,7 +10,9 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from console.audit import INSTANCE, AuditSubject, audit_denied
 from console.errors import AccessDeniedError
+from console.identity import actor_for_user
 from engines_app.models import ConfigType, Configuration
 from engines_app.providers.access import require_configuration_read
 from engines_app.providers.iam import Principal, get_iam
@@ -28,6 +30,11 @@ def can_manage_engines(user: AbstractBaseUser | AnonymousUser) -> bool:
 
 def require_engines_manager(user: AbstractBaseUser | AnonymousUser) -> None:
     if not can_manage_engines(user):
+        audit_denied(
+            actor=actor_for_user(user) if user.is_authenticated else None,
+            action="configuration.manage",
+            subject=INSTANCE,
+        )
         raise PermissionDenied(
             "You need the Manager role on this instance to change secrets engine configurations."
         )
@@ -58,6 +65,11 @@ def require_configuration_read_for_principal(principal: Principal) -> None:
     """The console's rule for API callers: a role (Reader or more) somewhere; 403 otherwise."""
     ids = get_iam().group_ids_allowing(principal, "configuration.read")
     if ids is not None and not ids:
+        audit_denied(
+            actor=principal.actor,
+            action="configuration.read",
+            subject=AuditSubject("configuration", "", "configurations"),
+        )
         raise AccessDeniedError(
             f"{principal.name} needs a role (Reader or more) on a secret group or on this "
             "instance to see the secrets engine configurations."

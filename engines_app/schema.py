@@ -20,6 +20,9 @@ ENUM_RE = re.compile(r"^enum\[(.*)\]$")
 SCALAR_TYPES = {"string", "integer", "boolean", "secret_id"}
 OUTPUT_TYPES = {"string", "integer", "boolean"}
 OUTPUT_STRING_MAX = 100_000
+# A string parameter's value, which reaches the job as an environment variable (Linux takes at
+# most 128 KiB for one); the console's forms take the same.
+PARAMETER_STRING_MAX = 10_000
 UUID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 # Variables the job protocol sets on every run; a job may not declare them itself (§5.4).
 RESERVED = {
@@ -181,8 +184,9 @@ def _property(decl: Declaration) -> dict[str, Any]:
         return {"type": "string", "enum": list(decl.options)}
     if decl.type == "secret_id":
         return {"type": "string", "pattern": UUID_PATTERN}
-    if decl.type == "string" and decl.kind == "credential":
-        return {"type": "string", "maxLength": OUTPUT_STRING_MAX}
+    if decl.type == "string":
+        limit = OUTPUT_STRING_MAX if decl.kind == "credential" else PARAMETER_STRING_MAX
+        return {"type": "string", "maxLength": limit}
     return {"type": decl.type}
 
 

@@ -15,13 +15,42 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 
+from console.audit import INSTANCE, AuditSubject, audit_denied
 from console.errors import NotFoundError
+from console.identity import Actor, actor_for_user
 from engines_app.models import ConfigurationTest
 from engines_app.permissions import can_manage_engines
 from engines_app.providers.iam import AccessGroupInfo, Principal, ServiceIdInfo, get_iam
 from secrets_app.models import Secret, SecretGroup, SecretType, SecretVersion
 
 GroupAction = Literal["view", "add", "change", "delete"]
+
+
+# Refusals are recorded where they are decided (console.audit.audit_denied). An object outside the
+# caller's scope is answered 404, as if it did not exist; the audit log still records the attempt.
+OUT_OF_SCOPE = {"reason": "outside the caller's scope (answered as not found)"}
+
+
+def _refused(
+    who: AbstractBaseUser | AnonymousUser | Principal,
+    action: str,
+    subject: AuditSubject,
+    detail: dict[str, str] | None = None,
+) -> None:
+    actor: Actor | None
+    if isinstance(who, Principal):
+        actor = who.actor
+    else:
+        actor = actor_for_user(who) if who.is_authenticated else None
+    audit_denied(actor=actor, action=action, subject=subject, detail=detail)
+
+
+def _secret_subject(secret: Secret) -> AuditSubject:
+    return AuditSubject("secret", str(secret.pk), secret.name)
+
+
+def _group_subject(group: SecretGroup) -> AuditSubject:
+    return AuditSubject("secret_group", str(group.pk), group.name)
 
 
 def principal_of(user: AbstractBaseUser | AnonymousUser) -> Principal:
@@ -38,8 +67,15 @@ def can_manage_groups(user: AbstractBaseUser | AnonymousUser, action: GroupActio
     return get_iam().is_allowed(principal_of(user), "secret_group.manage", secret_group_id=None)
 
 
-def require_group_permission(user: AbstractBaseUser | AnonymousUser, action: GroupAction) -> None:
+def require_group_permission(
+    user: AbstractBaseUser | AnonymousUser,
+    action: GroupAction,
+    *,
+    group: SecretGroup | None = None,
+) -> None:
     if not can_manage_groups(user, action):
+        subject = _group_subject(group) if group is not None else INSTANCE
+        _refused(user, "secret_group.manage", subject, {"verb": action})
         raise PermissionDenied(
             f"You need the Manager role on this instance to {action} secret groups."
         )
@@ -54,8 +90,9 @@ def get_group_for_user(
     except SecretGroup.DoesNotExist:
         raise Http404("No such secret group.") from None
     if not get_iam().is_allowed(principal_of(user), "secret_group.read", secret_group_id=group.pk):
+        _refused(user, "secret_group.read", _group_subject(group), OUT_OF_SCOPE)
         raise Http404("No such secret group.")
-    require_group_permission(user, action)
+    require_group_permission(user, action, group=group)
     return group
 
 
@@ -122,8 +159,17 @@ def delegable_access_groups(
     return [g for g in groups if not iam.roles_not_held(principal, access_group_ids=[g.id])]
 
 
+def require_some_writable_group(user: AbstractBaseUser | AnonymousUser) -> None:
+    """Adding a secret (its type tiles' Next, every step of an add-secret wizard) needs the
+    Writer role on at least one secret group; which one is checked again when it is chosen."""
+    if not writable_groups(user).exists():
+        _refused(user, "secret.create", INSTANCE)
+        raise PermissionDenied("You need the Writer role on a secret group to add secrets to it.")
+
+
 def require_secret_create(user: AbstractBaseUser | AnonymousUser, group_id: str) -> None:
     if not get_iam().is_allowed(principal_of(user), "secret.create", secret_group_id=group_id):
+        _refused(user, "secret.create", AuditSubject("secret_group", group_id))
         raise PermissionDenied(
             "You need the Writer role on this secret group to add secrets to it."
         )
@@ -141,6 +187,7 @@ def get_secret_for_user(user: AbstractBaseUser | AnonymousUser, secret_id: str) 
     if not get_iam().is_allowed(
         principal_of(user), "secret.metadata.read", secret_group_id=secret.secret_group_id
     ):
+        _refused(user, "secret.metadata.read", _secret_subject(secret), OUT_OF_SCOPE)
         raise Http404("No such secret.")
     return secret
 
@@ -174,6 +221,7 @@ def get_secret_for_action(
     if not get_iam().is_allowed(
         principal_of(user), iam_action, secret_group_id=secret.secret_group_id
     ):
+        _refused(user, iam_action, _secret_subject(secret), {"needed_role": role})
         raise PermissionDenied(
             f"You need the {role} role on secret group {secret.secret_group.name} to {what}."
         )
@@ -232,6 +280,12 @@ def _in_scope(principal: Principal, secret_group_id: str) -> bool:
     )
 
 
+def in_scope(principal: Principal, secret_group_id: str) -> bool:
+    """Whether the caller holds any role on the group (see _SCOPE_ACTIONS): outside it, its
+    objects are answered 404, as if they did not exist."""
+    return _in_scope(principal, secret_group_id)
+
+
 def get_secret_for_principal(principal: Principal, secret_id: str | UUID, action: str) -> Secret:
     """The secret, if the caller may take the IAM action on it.
 
@@ -247,9 +301,14 @@ def get_secret_for_principal(principal: Principal, secret_id: str | UUID, action
         )
     except (ValidationError, ValueError):
         secret = None
-    if secret is None or not _in_scope(principal, secret.secret_group_id):
+    if secret is None:
         raise NotFoundError(f"Secret {secret_id} does not exist.")
-    get_iam().authorize(principal, action, secret_group_id=secret.secret_group_id)
+    if not _in_scope(principal, secret.secret_group_id):
+        _refused(principal, action, _secret_subject(secret), OUT_OF_SCOPE)
+        raise NotFoundError(f"Secret {secret_id} does not exist.")
+    get_iam().authorize(
+        principal, action, secret_group_id=secret.secret_group_id, subject=_secret_subject(secret)
+    )
     return secret
 
 
@@ -260,8 +319,11 @@ def get_group_for_principal(principal: Principal, group_id: str, action: str) ->
     console; reading one needs a role on it.
     """
     group = SecretGroup.objects.filter(pk=group_id).first()
-    if group is None or not _in_scope(principal, group.pk):
+    if group is None:
+        raise NotFoundError(f"Secret group {group_id} does not exist.", field="id")
+    if not _in_scope(principal, group.pk):
+        _refused(principal, action, _group_subject(group), OUT_OF_SCOPE)
         raise NotFoundError(f"Secret group {group_id} does not exist.", field="id")
     scope = None if action == "secret_group.manage" else group.pk
-    get_iam().authorize(principal, action, secret_group_id=scope)
+    get_iam().authorize(principal, action, secret_group_id=scope, subject=_group_subject(group))
     return group

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
+from console.audit import AuditSubject
 from console.identity import Actor
 from engines_app.providers.registry import load_provider
 
@@ -100,8 +101,16 @@ class IAMProvider(Protocol):
         self, principal: Principal, action: str, *, secret_group_id: str | None
     ) -> bool: ...
 
-    def authorize(self, principal: Principal, action: str, *, secret_group_id: str | None) -> None:
-        """Raise an AccessDeniedError (403) unless the action is allowed."""
+    def authorize(
+        self,
+        principal: Principal,
+        action: str,
+        *,
+        secret_group_id: str | None,
+        subject: AuditSubject | None = None,
+    ) -> None:
+        """Raise an AccessDeniedError (403) unless the action is allowed. A refusal is recorded
+        in the audit log, naming `subject` (the object asked for) or else the group/instance."""
         ...
 
     def group_ids_allowing(self, principal: Principal, action: str) -> set[str] | None:

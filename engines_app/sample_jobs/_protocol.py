@@ -48,7 +48,11 @@ APIKEY_GRANT_TYPE = "urn:ibm:params:oauth:grant-type:apikey"
 
 MAX_ATTEMPTS = 3
 BACKOFF_SECONDS: tuple[float, ...] = (0.5, 1.0)
-REQUEST_TIMEOUT_SECONDS = 15.0
+# Longer than the console waits for a database lock (SQLite's busy timeout is 20 s), so that a
+# report the console is still working on is answered, with 503 if the lock outlasted its wait,
+# before the job gives up on it: a request abandoned by the job could otherwise still store the
+# credentials after the job, out of attempts, undid them.
+REQUEST_TIMEOUT_SECONDS = 30.0
 MAX_DESCRIPTION_CHARS = 1000
 
 

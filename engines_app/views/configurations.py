@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from console.errors import ServiceError
 from console.http import AuthedRequest
 from console.identity import actor_for_user
+from console.reauth import require_recent_password
 from engines_app import services as engine_services
 from engines_app.forms import TaskTimeoutForm
 from engines_app.models import ConfigType
@@ -75,6 +76,9 @@ def config_timeout(request: AuthedRequest, name: str) -> HttpResponse:
 def config_delete(request: AuthedRequest, name: str) -> HttpResponse:
     require_engines_manager(request.user)
     config = get_configuration(name)
+    retry = reverse("engines:config-detail", args=[config.name])
+    if ask := require_recent_password(request, why="delete a configuration", retry_url=retry):
+        return ask
     try:
         engine_services.configuration_delete(
             actor=actor_for_user(request.user),

@@ -435,4 +435,5 @@ def build_wizard(*, key_step: Step) -> Wizard:
         finish=finish,
         cancel_url="/engines/?tab=custom",
         submit_label="Add",
+        require=require_engines_manager,
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
@@ -107,6 +108,24 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 def _crypto_error(request: HttpRequest, exc: CryptoError) -> HttpResponse:
     logger.error("crypto failure in %s", request.path)
     return error_response(500, "internal_error", "The secret data could not be decrypted.")
+
+
+@api.exception_handler(OperationalError)
+def _database_unavailable(request: HttpRequest, exc: OperationalError) -> HttpResponse:
+    # SQLite's "database is locked" past its busy timeout, PostgreSQL's lock or statement
+    # timeout, a lost connection: the request's transaction rolled back, and the same request
+    # can succeed in a moment, so the caller (a job reporting its task) may retry (sm-api.md
+    # §5.6: 5xx and 429 are retried). The text may quote SQL: only the class is logged.
+    logger.warning(
+        "database unavailable in %s %s (%s)", request.method, request.path, type(exc).__name__
+    )
+    response = error_response(
+        503,
+        "service_unavailable",
+        "The database is busy or unavailable at the moment; retry the request shortly.",
+    )
+    response["Retry-After"] = "1"
+    return response
 
 
 @api.exception_handler(Exception)

@@ -118,7 +118,7 @@ def _parameter_field(decl: schemas.Declaration) -> forms.Field:
             ],
             **common,
         )
-    return forms.CharField(max_length=10_000, **common)
+    return forms.CharField(max_length=schemas.PARAMETER_STRING_MAX, **common)
 
 
 class ConfigTestForm(forms.Form):

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from console import validation
-from console.audit import audit_record
+from console.audit import AuditSubject, audit_denied, audit_record
 from console.errors import NotFoundError, ServiceError
 from console.identity import Actor
 from engines_app import schema as schemas
@@ -37,11 +37,12 @@ from secrets_app.models import (
     TaskType,
     VersionAlias,
 )
-from secrets_app.permissions import get_secret_for_principal
+from secrets_app.permissions import OUT_OF_SCOPE, get_secret_for_principal, in_scope
 from secrets_app.services.creation import SecretDetails, SecretPlan, secret_create
 from secrets_app.services.credentials import credentials_retire
 from secrets_app.services.iam_credentials import next_rotation
 from secrets_app.services.task_queue import StatusHistoryAppend, status_entry, task_create
+from secrets_app.services.task_reports import repeats_final_report, validate_errors
 from secrets_app.services.versions import payload_erase, secret_version_payload_read, version_add
 from secrets_app.signals import secret_task_finished
 
@@ -193,7 +194,7 @@ def _fail(task_id: str, *, code: str, description: str, actor: Actor = JOB_ACTOR
     return bool(changed)
 
 
-def _access_api_key(config: Configuration) -> str:
+def _access_api_key(config: Configuration, *, task_id: str) -> str:
     if config.api_key_ref_id is None:
         raise ServiceError(
             f"Configuration {config.name} has no IAM credentials secret (api_key_ref), and the embedded "
@@ -206,7 +207,12 @@ def _access_api_key(config: Configuration) -> str:
         raise ServiceError(
             f"The IAM credentials secret of configuration {config.name} has no current version."
         )
-    payload = secret_version_payload_read(actor=JOB_ACTOR, version_id=current.pk)
+    # Read on record for the run it is handed to (the audit log's reason names the task).
+    payload = secret_version_payload_read(
+        actor=JOB_ACTOR,
+        version_id=current.pk,
+        reason=f"access key of the job run for task {task_id}",
+    )
     if not isinstance(payload, dict) or not payload.get("api_key"):
         raise ServiceError(
             f"The IAM credentials secret of configuration {config.name} holds no API key."
@@ -272,7 +278,7 @@ def secret_task_dispatch(*, task_id: str) -> str:
                 "Secrets Manager is not authorized to run jobs in Code Engine project "
                 f"{config.code_engine_project_id} (roles Viewer and Writer are needed)."
             )
-        api_key = _access_api_key(config)
+        api_key = _access_api_key(config, task_id=task.pk)
         get_code_engine().start_job_run(
             project_id=config.code_engine_project_id,
             job_name=config.code_engine_job_name,
@@ -371,28 +377,16 @@ def _task_for(principal: Principal, secret_id: UUID | str, task_id: str, action:
         secret = Secret.all_objects.get(pk=secret_id)
     except (Secret.DoesNotExist, ValidationError, ValueError):
         raise NotFoundError(f"Secret {secret_id} does not exist.") from None
-    get_iam().authorize(principal, action, secret_group_id=secret.secret_group_id)
+    subject = AuditSubject("secret", str(secret.pk), secret.name)
+    if not in_scope(principal, secret.secret_group_id):
+        # No role at all on its group (a job identity of another group): as if it did not exist.
+        audit_denied(actor=principal.actor, action=action, subject=subject, detail=OUT_OF_SCOPE)
+        raise NotFoundError(f"Secret {secret_id} does not exist.")
+    get_iam().authorize(principal, action, secret_group_id=secret.secret_group_id, subject=subject)
     task = SecretTask.objects.select_for_update().filter(pk=task_id, secret=secret).first()
     if task is None:
         raise NotFoundError(f"Secret {secret_id} has no task {task_id}.")
     return task
-
-
-def _validate_errors(errors: Any) -> list[dict[str, str]]:
-    if not isinstance(errors, list) or not 1 <= len(errors) <= 10:
-        raise ValidationError({"errors": "A failed task reports 1 to 10 errors."})
-    cleaned = []
-    for item in errors:
-        if (
-            not isinstance(item, dict)
-            or set(item) != {"code", "description"}
-            or not all(isinstance(item[k], str) and item[k] for k in ("code", "description"))
-        ):
-            raise ValidationError(
-                {"errors": 'Each error is {"code": "...", "description": "..."}.'}
-            )
-        cleaned.append({"code": item["code"][:256], "description": item["description"][:1024]})
-    return cleaned
 
 
 def secret_task_report(
@@ -445,6 +439,9 @@ def secret_task_update(
         raise ValidationError(
             {sorted(extra)[0]: f"A {status} update does not take {', '.join(sorted(extra))}."}
         )
+    if repeats_final_report(task, body):
+        logger.info("Task %s: the report that finished it came again; answered as before.", task.pk)
+        return task
     if task.is_terminal:
         raise TaskStateError(
             f"Task {task.pk} is already {task.status}; a finished task accepts no further updates."
@@ -528,7 +525,7 @@ def secret_task_update(
             version.credentials_deleted_at = timezone.now()
             payload_erase(version, also=("credentials_deleted_at",))
     else:
-        task.errors = _validate_errors(body.get("errors"))
+        task.errors = validate_errors(body.get("errors"))
         detail["codes"] = [e["code"] for e in task.errors]
         if task.type == TaskType.CREATE_CREDENTIALS and task.trigger in ROTATION_TRIGGERS:
             # §5.6: a failed rotation sets last_rotation_failed, as _fail does for the tasks

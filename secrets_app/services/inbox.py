@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from console.audit import audit_record
+from console.audit import AuditSubject, audit_denied, audit_record
 from console.errors import AccessDeniedError, NotFoundError, ServiceError
 from engines_app.providers.iam import Principal, get_iam
 from secrets_app.models import (
@@ -63,9 +63,17 @@ def _locked_task(principal: Principal, task_id: str) -> SecretTask:
         raise NotFoundError(f"There is no task {task_id}.")
     secret = Secret.all_objects.select_related("secret_group").get(pk=task.secret_id)
     iam = get_iam()
+    subject = AuditSubject("secret_task", task.pk, secret.name)
     if not iam.is_allowed(principal, READ_ACTION, secret_group_id=secret.secret_group_id):
+        audit_denied(
+            actor=principal.actor,
+            action=WRITE_ACTION,
+            subject=subject,
+            detail={"reason": "outside the caller's scope (answered as not found)"},
+        )
         raise NotFoundError(f"There is no task {task_id}.")
     if not iam.is_allowed(principal, WRITE_ACTION, secret_group_id=secret.secret_group_id):
+        audit_denied(actor=principal.actor, action=WRITE_ACTION, subject=subject)
         raise AccessDeniedError(
             f"You need the Writer role on secret group {secret.secret_group.name} to act on "
             "its tasks."
@@ -311,6 +319,11 @@ def task_cancel(*, principal: Principal, task_id: str) -> SecretTask:
     if not get_iam().is_allowed(
         principal, WRITE_ACTION, secret_group_id=task.secret.secret_group_id
     ):
+        audit_denied(
+            actor=principal.actor,
+            action="secret_task.cancel",
+            subject=AuditSubject("secret_task", task.pk, task.secret.name),
+        )
         raise AccessDeniedError(
             f"You need the Writer role on secret group {task.secret.secret_group.name} to "
             "cancel its tasks."

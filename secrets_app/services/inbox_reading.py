@@ -18,7 +18,8 @@ from django.db.models import Q, QuerySet
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
-from console.errors import NotFoundError
+from console.audit import AuditSubject, audit_denied
+from console.errors import AccessDeniedError, NotFoundError
 from engines_app.providers.iam import Principal, get_iam
 from secrets_app.models import (
     SecretTask,
@@ -284,6 +285,23 @@ def task_get(*, principal: Principal, task_id: str) -> SecretTask:
     )
     if task is None:
         raise NotFoundError(f"There is no task {task_id}.")
+    return task
+
+
+def task_get_for_action(*, principal: Principal, task_id: str) -> SecretTask:
+    """A task the principal may read (404 otherwise) and act on: the Writer role on its group
+    (403 otherwise, on record), as every action on it (secrets_app.services.inbox) requires."""
+    task = task_get(principal=principal, task_id=task_id)
+    group = task.secret.secret_group
+    if not get_iam().is_allowed(principal, WRITE_ACTION, secret_group_id=group.pk):
+        audit_denied(
+            actor=principal.actor,
+            action=WRITE_ACTION,
+            subject=AuditSubject("secret_task", task.pk, task.secret.name),
+        )
+        raise AccessDeniedError(
+            f"You need the Writer role on secret group {group.name} to act on its tasks."
+        )
     return task
 
 

@@ -249,6 +249,10 @@ def locks_delete(
                 raise ServiceError(
                     f"name: a lock name is 1 to {LOCK_NAME_MAX} characters.", field="name"
                 )
+            if not validation.NAME_RE.match(name):
+                raise ServiceError(
+                    f"name: {name!r} is not a lock name. {validation.NAME_HINT}", field="name"
+                )
             if i >= LOCKS_PER_SECRET_MAX:
                 raise ServiceError(f"name: at most {LOCKS_PER_SECRET_MAX} names.", field="name")
         locks = locks.filter(name__in=list(names))

@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from console.audit import AuditSubject
 from console.errors import ConflictError, NotFoundError, ServiceError
 from engines_app.providers.iam import Principal, get_iam
 from secrets_app.models import (
@@ -53,7 +54,12 @@ def secret_for_principal(
         secret = query.get(pk=secret_id)
     except (Secret.DoesNotExist, ValidationError, ValueError):
         raise NotFoundError(f"Secret {secret_id} does not exist.") from None
-    get_iam().authorize(principal, action, secret_group_id=secret.secret_group_id)
+    get_iam().authorize(
+        principal,
+        action,
+        secret_group_id=secret.secret_group_id,
+        subject=AuditSubject("secret", str(secret.pk), secret.name),
+    )
     return secret
 
 

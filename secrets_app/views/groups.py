@@ -13,6 +13,7 @@ from console.errors import ServiceError
 from console.htmx import finish, render_page_or_partial
 from console.http import AuthedRequest
 from console.identity import actor_for_user
+from console.reauth import require_recent_password
 from secrets_app import services
 from secrets_app.forms import GroupForm
 from secrets_app.models import SecretGroup
@@ -110,6 +111,8 @@ def _group_form(
 @require_http_methods(["GET", "POST"])
 def group_delete(request: AuthedRequest, group_id: str) -> HttpResponse:
     group = get_group_for_user(request.user, group_id, action="delete")
+    if ask := require_recent_password(request, why="delete a secret group"):
+        return ask
     error = ""
     status = 200
     if request.method == "POST":

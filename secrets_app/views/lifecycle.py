@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from console.errors import AccessDeniedError, ServiceError
 from console.htmx import finish, render_page_or_partial
 from console.http import AuthedRequest
+from console.reauth import require_recent_password
 from console.validation import human_duration
 from secrets_app.forms import (
     RevealForm,
@@ -117,6 +118,10 @@ def _shown(secret: Secret, revealed: Revealed, *, asked: str) -> Shown:
 def secret_reveal_view(request: AuthedRequest, secret_id: str) -> HttpResponse:
     """Reveal the current or previous version's value (audited by the service)."""
     secret = get_secret_for_action(request.user, secret_id, "reveal")
+    if ask := require_recent_password(
+        request, why="reveal a secret's value", retry_url=_detail_url(secret)
+    ):
+        return ask
     form = RevealForm(request.POST)
     shown: Shown | None = None
     error = ""
@@ -301,6 +306,8 @@ def secret_delete_view(request: AuthedRequest, secret_id: str) -> HttpResponse:
     """Confirm by typing the name. A custom credentials secret whose credentials may still exist
     is refused with the reasons, and Force delete is offered with a second confirmation."""
     secret = get_secret_for_action(request.user, secret_id, "delete")
+    if ask := require_recent_password(request, why="delete a secret"):
+        return ask
     posted = request.method == "POST"
     form = SecretDeleteForm(request.POST if posted else None, secret=secret)
     refusal, offer_force, status = "", False, 200

@@ -29,6 +29,7 @@ from django.views.decorators.http import require_http_methods
 
 from console.errors import AccessDeniedError, NotFoundError, ServiceError
 from console.http import AuthedRequest
+from console.reauth import require_recent_password
 from secrets_app.forms.locks import LockForm
 from secrets_app.models import Secret, SecretLock, SecretVersion, VersionAlias
 from secrets_app.permissions import get_secret_for_action, principal_of
@@ -185,6 +186,9 @@ def lock_remove(request: AuthedRequest, secret_id: str, version_id: str, name: s
         return _tab(request, secret_id, row=version, state={"lock_notice": gone})
     if request.method == "GET":
         return _tab(request, secret_id, row=version, state={"removing": name})
+    # Only the POST asks: the GET's confirmation is also what the tab's polling fetches.
+    if ask := require_recent_password(request, why="remove a lock"):
+        return ask
     try:
         locks_delete(
             principal=principal_of(request.user),

@@ -285,9 +285,11 @@ def task_note_action(request: AuthedRequest, task_id: str, action: str) -> HttpR
     principal = principal_of(request.user)
     if request.method == "GET":
         try:
-            task = reading.task_get(principal=principal, task_id=task_id)
+            task = reading.task_get_for_action(principal=principal, task_id=task_id)
         except NotFoundError:
             raise Http404("No such task.") from None
+        except AccessDeniedError as exc:
+            raise PermissionDenied(exc.message) from None
         form = TaskNoteForm(note_required=note_required, initial={"next": request.GET.get("next")})
         context = {
             "task": task,

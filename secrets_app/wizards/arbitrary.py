@@ -20,7 +20,7 @@ from console.identity import actor_for_user
 from console.wizards import Draft, Step, Wizard, WizardForm, cleaned_steps, field_error
 from secrets_app import services
 from secrets_app.models import SecretType
-from secrets_app.permissions import require_secret_create
+from secrets_app.permissions import require_secret_create, require_some_writable_group
 from secrets_app.wizards.common import (
     DetailsForm,
     SecretTextarea,
@@ -140,4 +140,5 @@ WIZARD = Wizard(
     ),
     finish=finish,
     cancel_url="/secrets/",
+    require=require_some_writable_group,
 )

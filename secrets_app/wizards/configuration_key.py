@@ -3,6 +3,7 @@ IAM credentials secret, or create one without leaving the wizard, and set the ta
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -172,6 +173,11 @@ class IamCredentialsForm(ManagerStepForm):
         }
 
 
+# A rotation interval as typed: ASCII digits (str.isdigit() also takes "²", which int() does not),
+# few enough for int() (the service checks the range).
+INTERVAL_RE = re.compile(r"^[0-9]{1,6}$")
+
+
 def create_iam_secret_action(form: WizardForm) -> dict[str, list[str]]:
     """In-context "Create IAM credentials secret": create it with auto rotation and select it."""
     data = form.data
@@ -191,7 +197,7 @@ def create_iam_secret_action(form: WizardForm) -> dict[str, list[str]]:
             "which needs a reused API key."
         )
     interval_text = (data.get("newiam_interval") or "").strip()
-    if not interval_text.isdigit() or int(interval_text) < 1:
+    if not INTERVAL_RE.match(interval_text) or int(interval_text) < 1:
         errors["newiam_interval"] = "Enter how often to rotate, a whole number of at least 1."
     unit = data.get("newiam_unit") or "day"
     if unit not in dict(ROTATION_UNITS):

@@ -29,7 +29,7 @@ from engines_app.models import ConfigType, Configuration
 from engines_app.providers.code_engine import get_code_engine
 from engines_app.providers.iam import get_iam
 from secrets_app.models import Secret, SecretType
-from secrets_app.permissions import principal_of, require_secret_create
+from secrets_app.permissions import principal_of, require_secret_create, require_some_writable_group
 from secrets_app.services.custom_credentials import (
     configuration_get,
     custom_credentials_secret_create,
@@ -415,4 +415,5 @@ WIZARD = Wizard(
     ),
     finish=finish,
     cancel_url="/secrets/",
+    require=require_some_writable_group,
 )

@@ -26,6 +26,7 @@ from secrets_app.permissions import (
     delegable_access_groups,
     delegable_service_ids,
     require_secret_create,
+    require_some_writable_group,
 )
 from secrets_app.services.iam_credentials import api_key_name, iam_credentials_secret_create
 from secrets_app.wizards.common import (
@@ -397,4 +398,5 @@ WIZARD = Wizard(
     ),
     finish=finish,
     cancel_url="/secrets/",
+    require=require_some_writable_group,
 )

@@ -26,7 +26,7 @@ from engines_app.providers.resource_controller import (
     get_resource_controller,
 )
 from secrets_app.models import SecretType
-from secrets_app.permissions import principal_of, require_secret_create
+from secrets_app.permissions import principal_of, require_secret_create, require_some_writable_group
 from secrets_app.services.service_credentials import (
     KEY_MANAGER,
     NO_ROLE,
@@ -527,4 +527,5 @@ WIZARD = Wizard(
     ),
     finish=finish,
     cancel_url="/secrets/",
+    require=require_some_writable_group,
 )

@@ -19,7 +19,10 @@ from importlib import import_module
 
 import pytest
 from django.utils import timezone
+from django_q.brokers import get_broker
+from django_q.brokers.orm import ORM
 from django_q.models import OrmQ
+from django_q.signing import SignedPackage
 from playwright.sync_api import Browser, Page, expect
 
 from engines_app.providers.iam import get_iam
@@ -70,15 +73,25 @@ def failing_secret(cloud, name: str, user_name: str) -> tuple[Secret, SecretTask
 
 def run_queued(task_id: str) -> None:
     """Do what a django-q worker does with the task queued for `task_id`: call its function with
-    its arguments (the job then runs as its own process), and take it off the queue."""
-    queued = [q for q in OrmQ.objects.all() if q.name() == task_id]
+    its arguments (the job then runs as its own process), and take it off the queue (the ORM
+    broker's table, or Redis' list)."""
+    broker = get_broker()
+    if isinstance(broker, ORM):
+        entries = [(q, q.task) for q in OrmQ.objects.all()]
+    else:
+        raws = broker.connection.lrange(broker.list_key, 0, -1)
+        entries = [(raw, SignedPackage.loads(raw)) for raw in raws]
+    queued = [(entry, package) for entry, package in entries if package.get("name") == task_id]
     assert len(queued) == 1, f"one queued django-q task for {task_id}, found {len(queued)}"
-    package = queued[0].task
+    entry, package = queued[0]
     assert package["func"] == "secrets_app.tasks.secret_task_run", package["func"]
     assert tuple(package["args"]) == (task_id,), package["args"]
     module, _, func = package["func"].rpartition(".")
     getattr(import_module(module), func)(*package["args"])
-    queued[0].delete()
+    if isinstance(entry, OrmQ):
+        entry.delete()
+    else:
+        broker.connection.lrem(broker.list_key, 1, entry)
 
 
 def test_a_failed_job_shows_in_the_inbox_and_its_retry_resolves_it(

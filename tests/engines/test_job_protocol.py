@@ -31,6 +31,7 @@ from secrets_app.services import secret_version_payload_read
 from secrets_app.services.custom_credentials import custom_credentials_secret_create
 from tests.cloud_fixtures import sdk_for, wait_for_task, wait_until
 from tests.factories import factory_actor
+from tests.faults.consistency import assert_consistent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -181,6 +182,7 @@ def test_hanging_job_is_killed_at_the_timeout_and_a_late_callback_is_refused(
     assert "already failed" in exc.value.message
     task.refresh_from_db()
     assert task.status == TaskStatus.FAILED and Secret.objects.get(pk=secret.pk).versions_total == 0
+    assert assert_consistent(secret).statuses == [TaskStatus.FAILED]
 
 
 def test_callback_errors(cloud, q_sync):
@@ -198,6 +200,7 @@ def test_callback_errors(cloud, q_sync):
     assert exc.value.status_code == 400
     task.refresh_from_db()
     assert task.status == TaskStatus.CREDENTIALS_CREATED
+    assert len(assert_consistent(secret).versions) == 1
 
     # An unknown task: 404.
     with pytest.raises(ApiException) as exc:
@@ -206,13 +209,13 @@ def test_callback_errors(cloud, q_sync):
         )
     assert exc.value.status_code == 404
 
-    # A token whose identity lacks SecretTaskUpdater on the group: 403.
+    # A token whose identity holds no role on the group: 404, as if the secret did not exist.
     outsider = iam.service_id_create(actor=cloud["actor"], name="outsider")
     with pytest.raises(ApiException) as exc:
         sdk_for(outsider, cloud["url"]).replace_secret_task(
             secret_id=str(secret.pk), id=task.pk, task_put=failed
         )
-    assert exc.value.status_code == 403
+    assert exc.value.status_code == 404
 
     # No token at all: 401 with IBM's error body.
     import urllib.error
@@ -228,7 +231,7 @@ def test_callback_errors(cloud, q_sync):
 
 
 def test_through_a_real_qcluster(cloud, qcluster):
-    """No inline shortcut: the ORM broker hands the task to a real worker process."""
+    """No inline shortcut: the broker (ORM or Redis) hands the task to a real worker process."""
     secret = create_secret(cloud, configuration="token-provider", parameters={"user_name": "demo"})
     task = wait_for_task(secret.pk, timeout=45)
     assert task.status == TaskStatus.CREDENTIALS_CREATED, task.errors
@@ -304,6 +307,7 @@ def test_sweep_fails_tasks_past_their_timeout_and_late_callbacks_change_nothing(
         )
     assert exc.value.status_code == 400
     assert Secret.objects.get(pk=secret.pk).versions_total == 0
+    assert assert_consistent(secret).codes == ["task_timeout"]
 
 
 def test_bad_callback_bodies_are_400_with_ibm_error_body(cloud):

@@ -157,9 +157,12 @@ def test_a_403_answer_does_not_stop_the_ladder(group, writer, custom_world, cloc
     gets 403, and the task still gets its retries."""
     secret, first = secret_with_a_delete_task(group, writer)
     f.dispatch(first)
-    outsider = get_iam().principal_for_actor(
-        Actor(iam_id=f.service_id("outsider").iam_id, name="outsider")
+    outsider_id = f.service_id("outsider")
+    # A role on the group, but not SecretTaskUpdater (with none at all the answer is 404).
+    get_iam().grant(
+        actor=f.ADMIN, role="Reader", service_id=outsider_id.pk, secret_group_id=group.pk
     )
+    outsider = get_iam().principal_for_actor(Actor(iam_id=outsider_id.iam_id, name="outsider"))
     with pytest.raises(AccessDeniedError):
         secret_task_report(
             principal=outsider,

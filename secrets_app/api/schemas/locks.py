@@ -25,7 +25,11 @@ Limit = Annotated[int, Field(ge=1, le=1000)]
 Search = Annotated[str, Field(min_length=1, max_length=128)]
 # ?name=a,b and ?groups=<id>,default arrive as one comma-separated string (the SDK's convert_list).
 NameList = Annotated[str, Field(min_length=1, max_length=66_000)]
-GroupList = Annotated[str, Field(min_length=1, max_length=7_500)]
+# The same rule as list_secrets' ?groups= (secret group ids or default, up to 201).
+_GROUP = r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|default)"
+GroupList = Annotated[
+    str, Field(min_length=1, max_length=7_500, pattern=rf"^{_GROUP}(,{_GROUP}){{0,200}}$")
+]
 
 
 class SecretLockPrototype(RequestBody):

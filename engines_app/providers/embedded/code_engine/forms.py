@@ -6,6 +6,7 @@ rendered back: its row shows a masked, empty input, and leaving it empty keeps t
 
 from __future__ import annotations
 
+import re
 from typing import Any, cast
 
 from django import forms
@@ -19,6 +20,7 @@ from engines_app.regions import REGIONS
 
 BLANK_ROWS = 3
 MAX_ROWS = 150
+_ROW_COUNT_RE = re.compile(r"^[0-9]{1,4}$")
 
 COMMAND_HELP = (
     "The program the job runs, with its arguments: an executable in the jobs directory "
@@ -199,6 +201,14 @@ EnvRowFormSet = cast(
         validate_max=True,
     ),
 )
+
+
+def posted_row_count(data: Any) -> int:
+    """The number of rows a form says it posts (env-TOTAL_FORMS), at most MAX_ROWS; 0 when it
+    is not a number. The formset checks the management form itself; this is for the views that
+    add rows to what was posted."""
+    text = str(data.get("env-TOTAL_FORMS", "") or "")
+    return min(int(text), MAX_ROWS) if _ROW_COUNT_RE.match(text) else 0
 
 
 def env_formset(

@@ -31,7 +31,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from console import crypto
-from console.audit import audit_record
+from console.audit import INSTANCE, audit_denied, audit_record
 from console.errors import AccessDeniedError, NotFoundError, ServiceError
 from console.identity import Actor
 from engines_app.providers.code_engine import RunOutcome, job_run_finished
@@ -43,6 +43,7 @@ from engines_app.providers.embedded.code_engine.models import (
     Project,
     RunStatus,
 )
+from engines_app.providers.embedded.code_engine.run_audit import audit_run_ended, audit_run_started
 from engines_app.providers.embedded.code_engine.sandbox import RunPlan
 from engines_app.providers.iam import get_iam
 from engines_app.regions import REGIONS
@@ -80,6 +81,7 @@ def authorize_manage(actor: Actor) -> None:
     this host (the console pages check the same rule first, through providers.access)."""
     iam = get_iam()
     if not iam.is_allowed(iam.principal_for_actor(actor), MANAGE_ACTION, secret_group_id=None):
+        audit_denied(actor=actor, action=MANAGE_ACTION, subject=INSTANCE)
         raise AccessDeniedError(
             f"{actor.name} may not change Code Engine projects and jobs: that needs the Manager "
             "role on this instance, because a job runs commands on this host."
@@ -261,6 +263,7 @@ def job_run_start(
             },
         )
         if created:
+            audit_run_started(run)
             run_env = {**job_runtime_env(job), **env}  # the run's variables win
             supervise = functools.partial(_supervise, run.pk, run_env, plan)
             transaction.on_commit(lambda: supervisor.pool.submit(supervise, name=run_name))
@@ -292,12 +295,18 @@ def _close_after_failure(run_pk: int) -> None:
         if run.pid:
             _kill_group(run.pid, signal.SIGKILL)
         now = timezone.now()
-        JobRun.objects.filter(pk=run_pk, status__in=[RunStatus.PENDING, RunStatus.RUNNING]).update(
-            status=RunStatus.FAILED,
-            ended_at=now,
-            stderr="The supervision of this run failed; the console's log says why.",
-            remove_after=retention(run.job.env, now),
-        )
+        with transaction.atomic():
+            if JobRun.objects.filter(
+                pk=run_pk, status__in=[RunStatus.PENDING, RunStatus.RUNNING]
+            ).update(
+                status=RunStatus.FAILED,
+                ended_at=now,
+                stderr="The supervision of this run failed; the console's log says why.",
+                remove_after=retention(run.job.env, now),
+            ):
+                audit_run_ended(
+                    run, status=RunStatus.FAILED, exit_code=None, note="supervision failed"
+                )
         shutil.rmtree(_run_dir(run), ignore_errors=True)
 
 
@@ -441,14 +450,16 @@ def job_run_supervise(*, run_pk: int, run_env: dict[str, str], plan: RunPlan) ->
     # The job's setting as it is now: a Deploy while the run went on applies to it too.
     job_env = Job.objects.filter(pk=run.job_id).values_list("env", flat=True).first() or {}
     remove_after = retention(job_env, ended)
-    JobRun.objects.filter(pk=run.pk).update(
-        status=status,
-        exit_code=exit_code,
-        ended_at=ended,
-        stdout=_redact(_read_log(out_path), run_env),
-        stderr=_redact(_read_log(err_path), run_env),
-        remove_after=remove_after,
-    )
+    with transaction.atomic():
+        JobRun.objects.filter(pk=run.pk).update(
+            status=status,
+            exit_code=exit_code,
+            ended_at=ended,
+            stdout=_redact(_read_log(out_path), run_env),
+            stderr=_redact(_read_log(err_path), run_env),
+            remove_after=remove_after,
+        )
+        audit_run_ended(run, status=status, exit_code=exit_code)
     # The captured logs now live (redacted) in the database; the raw files go.
     shutil.rmtree(run_dir, ignore_errors=True)
     return _outcome(run, status, exit_code, job_env, ended=ended, remove_after=remove_after)
@@ -478,13 +489,15 @@ def _outcome(
 def _end_unstarted(run_pk: int, now: datetime) -> RunOutcome | None:
     run = JobRun.objects.select_related("job").get(pk=run_pk)
     remove_after = retention(run.job.env, now)
-    if not JobRun.objects.filter(pk=run_pk, status=RunStatus.PENDING).update(
-        status=RunStatus.TIMED_OUT,
-        ended_at=now,
-        stderr=QUEUED_TOO_LONG_NOTE.format(limit=supervisor.pool.limit()),
-        remove_after=remove_after,
-    ):
-        return None
+    with transaction.atomic():
+        if not JobRun.objects.filter(pk=run_pk, status=RunStatus.PENDING).update(
+            status=RunStatus.TIMED_OUT,
+            ended_at=now,
+            stderr=QUEUED_TOO_LONG_NOTE.format(limit=supervisor.pool.limit()),
+            remove_after=remove_after,
+        ):
+            return None
+        audit_run_ended(run, status=RunStatus.TIMED_OUT, exit_code=None, note="never started")
     return _outcome(
         run, RunStatus.TIMED_OUT, None, run.job.env, ended=now, remove_after=remove_after
     )
@@ -501,15 +514,17 @@ def job_run_stop(*, project_id: str, run_name: str) -> bool:
     run = JobRun.objects.filter(project_id=project_id, name=run_name).first()
     if run is None or run.status in FINISHED_RUN_STATUSES:
         return False
-    if run.status == RunStatus.PENDING and JobRun.objects.filter(
-        pk=run.pk, status=RunStatus.PENDING
-    ).update(
-        status=RunStatus.FAILED,
-        ended_at=timezone.now(),
-        stderr="Stopped before it started.",
-        remove_after=timezone.now(),
-    ):
-        return True
+    with transaction.atomic():
+        if run.status == RunStatus.PENDING and JobRun.objects.filter(
+            pk=run.pk, status=RunStatus.PENDING
+        ).update(
+            status=RunStatus.FAILED,
+            ended_at=timezone.now(),
+            stderr="Stopped before it started.",
+            remove_after=timezone.now(),
+        ):
+            audit_run_ended(run, status=RunStatus.FAILED, exit_code=None, note="stopped")
+            return True
     if run.pid:
         _kill_group(run.pid, signal.SIGTERM)
         return True
@@ -548,20 +563,28 @@ def job_runs_cleanup(*, now: datetime | None = None) -> dict[str, int]:
         else:
             status = RunStatus.TIMED_OUT
             note = f"{LOST_SUPERVISOR_NOTE} The job had not reported a result by its deadline."
-        orphaned += JobRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
-            status=status, ended_at=now, stderr=note, remove_after=retention(run.job.env, now)
-        )
+        with transaction.atomic():
+            if JobRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+                status=status, ended_at=now, stderr=note, remove_after=retention(run.job.env, now)
+            ):
+                orphaned += 1
+                audit_run_ended(run, status=status, exit_code=None, note="supervisor lost")
         shutil.rmtree(_run_dir(run), ignore_errors=True)
     unstarted = JobRun.objects.filter(
         status=RunStatus.PENDING, deadline__lt=now - timedelta(seconds=SUPERVISOR_GRACE_SECONDS)
     ).select_related("job")
     for run in unstarted:
-        orphaned += JobRun.objects.filter(pk=run.pk, status=RunStatus.PENDING).update(
-            status=RunStatus.TIMED_OUT,
-            ended_at=now,
-            stderr=UNSTARTED_NOTE,
-            remove_after=retention(run.job.env, now),
-        )
+        with transaction.atomic():
+            if JobRun.objects.filter(pk=run.pk, status=RunStatus.PENDING).update(
+                status=RunStatus.TIMED_OUT,
+                ended_at=now,
+                stderr=UNSTARTED_NOTE,
+                remove_after=retention(run.job.env, now),
+            ):
+                orphaned += 1
+                audit_run_ended(
+                    run, status=RunStatus.TIMED_OUT, exit_code=None, note="never started"
+                )
     expired = list(JobRun.objects.filter(remove_after__lte=now))
     for run in expired:
         shutil.rmtree(_run_dir(run), ignore_errors=True)

@@ -35,6 +35,7 @@ from engines_app.providers.embedded.code_engine.forms import (
     JobConfigForm,
     JobForm,
     env_formset,
+    posted_row_count,
 )
 from engines_app.providers.embedded.code_engine.models import Job, Project
 from engines_app.providers.embedded.code_engine.sandbox import sandbox_status
@@ -72,7 +73,7 @@ def _preview(rows: BaseEnvRowFormSet) -> dict[str, Any]:
 
 def _more_rows(data: QueryDict) -> QueryDict:
     more = data.copy()
-    total = int(more.get("env-TOTAL_FORMS", "0") or 0)
+    total = posted_row_count(more)
     more["env-TOTAL_FORMS"] = str(min(total + BLANK_ROWS, MAX_ROWS))
     return more
 
@@ -81,7 +82,7 @@ def _imported_rows(data: QueryDict, declared: dict[str, str]) -> QueryDict:
     """The posted rows with a job_config.json's declarations in place of the SMIN_/SMOUT_ ones:
     a declaration the file lacks is marked for removal, the file's are set or added."""
     rows = data.copy()
-    total = int(rows.get("env-TOTAL_FORMS", "0") or 0)
+    total = posted_row_count(rows)
     by_name: dict[str, int] = {}
     for index in range(total):
         name = str(rows.get(f"env-{index}-name", "")).strip()

@@ -187,6 +187,20 @@ class AccessPolicy(models.Model):
     def subject_label(self) -> str:
         return str(self.user_id or self.service_id_id or self.access_group_id)
 
+    @property
+    def subject_kind(self) -> str:
+        if self.user_id:
+            return "user"
+        return "service_id" if self.service_id_id else "access_group"
+
+    @property
+    def subject_name(self) -> str:
+        """The subject as people know it: a username, a service ID's or an access group's name."""
+        if self.user is not None:
+            return self.user.user.get_username()
+        subject = self.service_id or self.access_group
+        return subject.name if subject is not None else ""
+
 
 class ServiceAuthorization(models.Model):
     """Source service → target service (or one target resource), with roles."""

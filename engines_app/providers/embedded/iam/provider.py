@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 
+from console.audit import AuditSubject
 from console.identity import Actor
 from engines_app.providers.embedded import seed
 from engines_app.providers.embedded.iam import services, tokens
@@ -68,7 +69,7 @@ class EmbeddedIAM:
 
     def api_key_is_valid(self, value: str) -> bool:
         try:
-            tokens.token_issue(apikey=value)
+            tokens.token_issue(apikey=value, audited=False)
         except tokens.InvalidApiKeyError:
             return False
         return True
@@ -99,8 +100,15 @@ class EmbeddedIAM:
     def is_allowed(self, principal: Principal, action: str, *, secret_group_id: str | None) -> bool:
         return services.is_allowed(principal, action, secret_group_id=secret_group_id)
 
-    def authorize(self, principal: Principal, action: str, *, secret_group_id: str | None) -> None:
-        services.authorize(principal, action, secret_group_id=secret_group_id)
+    def authorize(
+        self,
+        principal: Principal,
+        action: str,
+        *,
+        secret_group_id: str | None,
+        subject: AuditSubject | None = None,
+    ) -> None:
+        services.authorize(principal, action, secret_group_id=secret_group_id, subject=subject)
 
     def group_ids_allowing(self, principal: Principal, action: str) -> set[str] | None:
         return services.group_ids_allowing(principal, action)

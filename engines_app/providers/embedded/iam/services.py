@@ -1,4 +1,5 @@
-"""Embedded IAM services: identities, API keys, policies and authorizations (tokens: tokens.py).
+"""Embedded IAM services: identities, API keys and policies (tokens: tokens.py; service-to-service
+authorizations: authorizations.py, re-exported here; revoking a policy: policies.py).
 
 API key values are returned once, from `api_key_create`, and stored only as SHA-256 digests.
 """
@@ -14,11 +15,20 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Model, Q, QuerySet
 
-from console.audit import audit_record
+from console.audit import INSTANCE, AuditSubject, audit_denied, audit_record
 from console.errors import AccessDeniedError, NotFoundError
 from console.identity import Actor, iam_id_for_user
+from engines_app.providers.embedded.iam.authorizations import (
+    authorization_create as authorization_create,
+)
+from engines_app.providers.embedded.iam.authorizations import (
+    authorization_ensure as authorization_ensure,
+)
+from engines_app.providers.embedded.iam.authorizations import (
+    authorization_exists as authorization_exists,
+)
 from engines_app.providers.embedded.iam.models import (
     AccessGroup,
     AccessPolicy,
@@ -26,7 +36,6 @@ from engines_app.providers.embedded.iam.models import (
     ApiKey,
     IamUser,
     Role,
-    ServiceAuthorization,
     ServiceId,
 )
 from engines_app.providers.iam import Principal
@@ -56,6 +65,8 @@ _MANAGER = _WRITER | {
     # The embedded cloud's own consoles: identities and keys, Code Engine projects, jobs and runs.
     "iam.manage",
     "code_engine.manage",
+    # The Audit page and its exports: who read which value, and every refused attempt.
+    "audit.read",
 }
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     Role.READER: _READER,
@@ -212,6 +223,11 @@ def api_key_create(
             actor, what=f"create an API key for service ID {service_id.name}", service_id=service_id
         )
     if user is not None and not _acts_for_user(actor, user):
+        audit_denied(
+            actor=actor,
+            action="iam.api_key.create",
+            subject=AuditSubject("user", user.iam_id, user.user.get_username()),
+        )
         raise AccessDeniedError("Only the user themselves can create an API key for a user.")
     value = secrets.token_urlsafe(33)  # 44 characters, base64url alphabet
     key = ApiKey.objects.create(
@@ -236,6 +252,12 @@ def api_key_create(
 
 def _refuse_if_protected(actor: Actor, key: ApiKey, verb: str) -> None:
     if key.protected and not actor.system:
+        audit_denied(
+            actor=actor,
+            action=f"iam.api_key.{verb}",
+            subject=AuditSubject("api_key", key.pk, key.name),
+            detail={"reason": "managed by Secrets Manager"},
+        )
         raise AccessDeniedError(
             f"API key {key.name} is managed by Secrets Manager: it cannot be {verb}ed by hand. "
             "Rotate or delete its secret instead."
@@ -268,6 +290,11 @@ def api_key_set_locked(*, actor: Actor, api_key_id: str, locked: bool) -> ApiKey
             service_id=key.service_id,
         )
     elif key.user is not None and not _acts_for_user(actor, key.user):
+        audit_denied(
+            actor=actor,
+            action=f"iam.api_key.{verb}",
+            subject=AuditSubject("api_key", key.pk, key.name),
+        )
         raise AccessDeniedError(f"Only the user themselves can {verb} a user's API key.")
     ApiKey.objects.filter(pk=api_key_id).update(locked=locked)
     audit_record(
@@ -332,6 +359,50 @@ def principal_for_user(user: AbstractBaseUser) -> Principal:
 # Policies
 
 
+def secret_groups() -> QuerySet[Model]:
+    """Secret groups, through the policies' link to them (this layer does not import secrets_app)."""
+    group_model = cast("type[Model]", AccessPolicy._meta.get_field("secret_group").related_model)
+    return group_model._default_manager.all()
+
+
+def scope_label(secret_group_id: str | None) -> str:
+    """How refusals and audit rows name a policy's scope: a secret group (by name) or the instance."""
+    if secret_group_id is None:
+        return "the instance"
+    name = secret_groups().filter(pk=secret_group_id).values_list("name", flat=True).first()
+    return f"secret group {name or secret_group_id}"
+
+
+def require_role_assignable(
+    actor: Actor, *, role: str, secret_group_id: str | None, verb: str = "assign"
+) -> None:
+    """Only a Manager of a scope assigns or revokes roles there, and never a role they lack there."""
+    principal = principal_for_actor(actor)
+    held: set[str] = set().union(
+        *(ROLE_ACTIONS[r] for r in roles_for(principal, secret_group_id=secret_group_id))
+    )
+    lacks_role = not ROLE_ACTIONS.get(role, frozenset()) <= held
+    if lacks_role or "iam.manage" not in held:
+        where = scope_label(secret_group_id)
+        audit_denied(
+            actor=actor,
+            action=f"iam.policy.{verb}",
+            subject=AuditSubject("secret_group", secret_group_id, where)
+            if secret_group_id
+            else INSTANCE,
+            detail={"role": role, "reason": "role not held" if lacks_role else "not a Manager"},
+        )
+        if lacks_role:
+            raise AccessDeniedError(
+                f"You cannot {verb} the {role} role on {where}: you do not hold it there.",
+                field="role",
+            )
+        raise AccessDeniedError(
+            f"You cannot {verb} roles on {where}: that needs the Manager role there.",
+            field="scope",
+        )
+
+
 @transaction.atomic
 def policy_grant(
     *,
@@ -341,7 +412,10 @@ def policy_grant(
     user: IamUser | None = None,
     service_id: ServiceId | None = None,
     access_group: AccessGroup | None = None,
+    exists_ok: bool = True,
 ) -> AccessPolicy:
+    """Give a subject a role on a secret group (or the instance). The actor must be a Manager
+    there holding that role; an existing identical policy is returned, or refused (exists_ok)."""
     if role not in Role.values:
         raise ValidationError(
             {"role": f"Unknown role {role!r}; use one of {', '.join(Role.values)}."}
@@ -350,6 +424,9 @@ def policy_grant(
         raise ValidationError(
             "A policy has exactly one subject: a user, a service ID or an access group."
         )
+    if secret_group_id is not None and not secret_groups().filter(pk=secret_group_id).exists():
+        raise NotFoundError(f"Secret group {secret_group_id} does not exist.", field="scope")
+    require_role_assignable(actor, role=role, secret_group_id=secret_group_id)
     existing = AccessPolicy.objects.filter(
         role=role,
         secret_group_id=secret_group_id,
@@ -357,6 +434,9 @@ def policy_grant(
         service_id=service_id,
         access_group=access_group,
     ).first()
+    if existing and not exists_ok:
+        where = scope_label(secret_group_id)
+        raise ValidationError({"role": f"{existing.subject_name} already holds {role} on {where}."})
     if existing:
         return existing
     policy = AccessPolicy.objects.create(
@@ -373,6 +453,7 @@ def policy_grant(
         object_type="access_policy",
         object_id=str(policy.pk),
         object_name=str(policy),
+        detail={"role": role, "secret_group_id": secret_group_id, "subject": policy.subject_label},
     )
     return policy
 
@@ -423,13 +504,28 @@ def is_allowed(principal: Principal, action: str, *, secret_group_id: str | None
     )
 
 
-def authorize(principal: Principal, action: str, *, secret_group_id: str | None) -> None:
+def authorize(
+    principal: Principal,
+    action: str,
+    *,
+    secret_group_id: str | None,
+    subject: AuditSubject | None = None,
+) -> None:
+    """Raise an AccessDeniedError unless the action is allowed; a refusal is audited, naming
+    `subject` (e.g. the secret) or else the secret group or the instance."""
     if not is_allowed(principal, action, secret_group_id=secret_group_id):
         where = f"secret group {secret_group_id}" if secret_group_id else "this instance"
         # The role with the fewest rights that allows the action is the one to ask for.
         needed = min(
             (role for role, actions in ROLE_ACTIONS.items() if action in actions),
             key=lambda role: len(ROLE_ACTIONS[role]),
+        )
+        audit_denied(
+            actor=principal.actor,
+            action=action,
+            subject=subject
+            or (AuditSubject("secret_group", secret_group_id) if secret_group_id else INSTANCE),
+            detail={"needed_role": needed},
         )
         raise AccessDeniedError(
             f"{principal.name} is not allowed to perform {action} on {where}; "
@@ -484,87 +580,21 @@ def require_delegable(
     access_group_ids: Iterable[str] = (),
 ) -> None:
     """Refuse `what` (e.g. "create an API key for service ID x") if it would hand over roles."""
+    groups = list(access_group_ids)
     missing = roles_not_held(
-        principal_for_actor(actor), service_id=service_id, access_group_ids=access_group_ids
+        principal_for_actor(actor), service_id=service_id, access_group_ids=groups
     )
     if missing:
+        audit_denied(
+            actor=actor,
+            action="iam.delegate",
+            subject=AuditSubject("service_id", service_id.pk, service_id.name)
+            if service_id is not None
+            else AuditSubject("access_group", ",".join(groups)),
+            detail={"what": what, "roles_not_held": missing},
+        )
         raise AccessDeniedError(
             f"You cannot {what}: it holds {', '.join(missing)}, and you do not. "
             "Ask someone who holds those roles (or a Manager of the instance).",
             field="access_groups" if access_group_ids and service_id is None else "service_id",
         )
-
-
-# ---------------------------------------------------------------------------------------------
-# Service-to-service authorizations
-
-
-@transaction.atomic
-def authorization_create(
-    *,
-    actor: Actor,
-    source_service: str,
-    target_service: str,
-    roles: list[str],
-    target_resource: str = "",
-    source_instance: str = "",
-) -> ServiceAuthorization:
-    if not roles:
-        raise ValidationError({"roles": "An authorization grants at least one role."})
-    auth = ServiceAuthorization.objects.create(
-        source_service=source_service,
-        source_instance=source_instance,
-        target_service=target_service,
-        target_resource=target_resource,
-        roles=sorted(set(roles)),
-        created_by=actor.iam_id,
-    )
-    audit_record(
-        actor=actor,
-        action="iam.authorization.create",
-        object_type="authorization",
-        object_id=str(auth.pk),
-        object_name=str(auth),
-    )
-    return auth
-
-
-@transaction.atomic
-def authorization_ensure(
-    *,
-    actor: Actor,
-    source_service: str,
-    target_service: str,
-    target_resource: str,
-    roles: list[str],
-) -> ServiceAuthorization:
-    """The authorization covering the target (or all of its service) with every role; created
-    when none does. Rows are locked while looking, so two concurrent calls create one."""
-    wanted = set(roles)
-    for auth in ServiceAuthorization.objects.select_for_update().filter(
-        source_service=source_service,
-        target_service=target_service,
-        target_resource__in=["", target_resource],
-    ):
-        if wanted <= set(auth.roles):
-            return auth
-    return authorization_create(
-        actor=actor,
-        source_service=source_service,
-        target_service=target_service,
-        target_resource=target_resource,
-        roles=roles,
-    )
-
-
-def authorization_exists(
-    *, source_service: str, target_service: str, target_resource: str, roles: Iterable[str]
-) -> bool:
-    """Whether one authorization covers the target (or all of the target service) with every role."""
-    wanted = set(roles)
-    candidates = ServiceAuthorization.objects.filter(
-        Q(target_resource="") | Q(target_resource=target_resource),
-        source_service=source_service,
-        target_service=target_service,
-    ).values_list("roles", flat=True)
-    return any(wanted <= set(r) for r in candidates)

@@ -14,7 +14,9 @@ import uuid
 import jwt
 from django.conf import settings
 
+from console.audit import AuditSubject, audit_denied, audit_record
 from console.errors import ServiceError
+from console.identity import Actor
 from engines_app.providers.embedded.iam.models import ApiKey
 from engines_app.providers.embedded.iam.services import _digest
 from engines_app.providers.iam import Principal
@@ -38,8 +40,21 @@ def _signing_key() -> bytes:
     ).digest()
 
 
-def token_issue(*, apikey: str) -> dict[str, object]:
-    """Exchange an API key for an access token, as IAM's /identity/token does (§1.2)."""
+def _refusal(key: ApiKey | None, *, owner_locked: bool, owner_inactive: bool) -> str:
+    if key is None:
+        return "unknown API key"
+    if key.locked:
+        return "API key locked"
+    return "owner locked" if owner_locked else "owner disabled" if owner_inactive else ""
+
+
+def token_issue(*, apikey: str, audited: bool = True) -> dict[str, object]:
+    """Exchange an API key for an access token, as IAM's /identity/token does (§1.2).
+
+    Each exchange is a sign-in with the key, so it is audited (`iam.token.issue`, as IBM's
+    activity tracking records API key logins), refused ones too, naming the key when it is known;
+    the token and the key's value are never recorded. `audited=False` only checks a key.
+    """
     key = (
         ApiKey.objects.select_related("service_id", "user__user")
         .filter(key_sha256=_digest(apikey or ""))
@@ -50,14 +65,25 @@ def token_issue(*, apikey: str) -> dict[str, object]:
     owner_locked = key is not None and key.service_id is not None and key.service_id.locked
     owner_inactive = key is not None and key.user is not None and not key.user.user.is_active
     if key is None or key.locked or owner_locked or owner_inactive:
+        if audited:
+            audit_denied(
+                actor=_owner(key) if key is not None else None,
+                action="iam.token.issue",
+                subject=AuditSubject("api_key", key.pk, key.name)
+                if key
+                else AuditSubject("api_key", ""),
+                detail={
+                    "reason": _refusal(
+                        key, owner_locked=owner_locked, owner_inactive=owner_inactive
+                    )
+                },
+            )
         # One message for every cause, so a caller learns nothing about which part was wrong.
         raise InvalidApiKeyError("Provided API key could not be found.")
     now = int(time.time())
-    if key.service_id is not None:
-        iam_id, name, sub_type = key.service_id.iam_id, key.service_id.name, "ServiceId"
-    else:
-        assert key.user is not None
-        iam_id, name, sub_type = key.user.iam_id, key.user.user.get_username(), "user"
+    owner = _owner(key)
+    iam_id, name = owner.iam_id, owner.name
+    sub_type = "ServiceId" if key.service_id is not None else "user"
     claims = {
         "iss": f"{settings.SM_PUBLIC_URL}/identity",
         "sub": iam_id,
@@ -72,6 +98,15 @@ def token_issue(*, apikey: str) -> dict[str, object]:
         "jti": str(uuid.uuid4()),
     }
     token = jwt.encode(claims, _signing_key(), algorithm="HS256")
+    if audited:
+        audit_record(
+            actor=owner,
+            action="iam.token.issue",
+            object_type="api_key",
+            object_id=key.pk,
+            object_name=key.name,
+            detail={"expires_in": settings.SM_TOKEN_TTL},
+        )
     return {
         "access_token": token,
         "refresh_token": secrets.token_urlsafe(32),
@@ -80,6 +115,14 @@ def token_issue(*, apikey: str) -> dict[str, object]:
         "expiration": now + settings.SM_TOKEN_TTL,
         "scope": "ibm openid",
     }
+
+
+def _owner(key: ApiKey) -> Actor:
+    """Who signs in with the key: its service ID or its user."""
+    if key.service_id is not None:
+        return Actor(iam_id=key.service_id.iam_id, name=key.service_id.name)
+    assert key.user is not None
+    return Actor(iam_id=key.user.iam_id, name=key.user.user.get_username())
 
 
 # Tolerated clock difference for a token's issue time.

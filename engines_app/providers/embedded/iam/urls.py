@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from engines_app.providers.embedded.iam import views
+from engines_app.providers.embedded.iam import access_views, views
 
 urlpatterns = [path("identity/token", views.token, name="iam-token")]
 
@@ -15,4 +15,10 @@ console_urlpatterns = [
     path("iam/api-keys/", views.api_keys, name="iam-api-keys"),
     path("iam/api-keys/<str:key_id>/lock/", views.api_key_lock, name="iam-api-key-lock"),
     path("iam/authorizations/", views.authorizations, name="iam-authorizations"),
+    path("iam/access/", access_views.access_page, name="iam-access"),
+    path(
+        "iam/access/<uuid:policy_id>/revoke/",
+        access_views.policy_revoke_view,
+        name="iam-policy-revoke",
+    ),
 ]

@@ -9,6 +9,7 @@ also refuse to mint a key for, or lock, a service ID that holds roles the actor 
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -24,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from console.errors import AccessDeniedError
 from console.http import AuthedRequest
 from console.identity import actor_for_user
+from console.reauth import require_recent_password
 from console.throttle import Limit, client_address, exceeded, record_failure
 from engines_app.providers.access import require_iam_manager
 from engines_app.providers.embedded.iam import services as iam
@@ -108,6 +110,11 @@ class ApiKeyForm(forms.Form):
     description = forms.CharField(max_length=1024, required=False)
 
 
+def _api_key_initial(request: AuthedRequest) -> dict[str, str]:
+    """The form's choices kept across a password prompt (the query of the page's URL)."""
+    return {k: request.GET[k] for k in ("service_id", "name", "description") if request.GET.get(k)}
+
+
 @require_http_methods(["GET", "POST"])
 def service_ids(request: AuthedRequest) -> HttpResponse:
     require_iam_manager(request.user)
@@ -144,7 +151,14 @@ def access_groups(request: AuthedRequest) -> HttpResponse:
 def api_keys(request: AuthedRequest) -> HttpResponse:
     """Create shows the value once, in the POST response itself; it is never stored or re-fetchable."""
     require_iam_manager(request.user)
-    form = ApiKeyForm(request.POST or None)
+    if request.method == "POST":
+        # Back to this page after the password, with the key's service ID and name kept.
+        kept = {k: request.POST.get(k, "") for k in ("service_id", "name", "description")}
+        query = urlencode({k: v for k, v in kept.items() if v})
+        retry = f"{request.path}?{query}" if query else request.path
+        if ask := require_recent_password(request, why="create an API key", retry_url=retry):
+            return ask
+    form = ApiKeyForm(request.POST or None, initial=_api_key_initial(request))
     created: tuple[ApiKey, str] | None = None
     status = 200
     if request.method == "POST":
