@@ -121,10 +121,10 @@ def render_step(
 
 def _load(request: AuthedRequest, kind: str, draft_id: UUID) -> tuple[Wizard, Draft]:
     wizard = get_wizard(kind)
-    wizard.check_access(request.user)
     draft = draft_load(owner=request.user, wizard=wizard, draft_id=draft_id)
-    if draft is None:
+    if draft is None:  # another user's draft, too: 404 before any other answer
         raise Http404("This wizard draft does not exist or has expired. Start again.")
+    wizard.check_access(request.user)
     return wizard, draft
 
 

@@ -20,7 +20,7 @@ the admin's shared row), each method a tuple in the PERSONAS order:
     anonymous, Reader on A, SecretsReader on A, Writer on A, Manager, stranger, the job
 
 An entry is a status, LOGIN (302 to the sign-in page), R (302 anywhere else: a POST that
-worked, or a signed-in user sent on) or, in two places, a set of statuses (HEALTH: /healthz
+worked, or a signed-in user sent on) or, in one place, a set of statuses (HEALTH: /healthz
 reports the worker's health, which no persona changes; nothing else varies). After the
 permission check a form's 422 or the API's 400/409 counts as "through": the point is who gets
 past the check. How each row is called is in tests/authz/calls.py. XFAIL lists the pairs whose
@@ -74,6 +74,7 @@ ADD_SECRET: Row = (L, 403, 403, 200, 200, 403, L)  # the add-secret wizards: Wri
 ADD_SECRET_POST: Row = (L, 403, 403, R, R, 403, L)
 ADD_CONFIG: Row = (L, 403, 403, 403, 200, 403, L)  # the Add configuration wizard: Manager
 ADD_CONFIG_POST: Row = (L, 403, 403, 403, R, 403, L)
+FOREIGN: Row = (L, 404, 404, 404, 404, 404, L)  # another user's wizard draft does not exist
 # The API (bearer tokens; the first column is a request without one).
 API_READ_A: Row = (401, 200, 200, 200, 200, 404, 403)  # the job sees A (its role) but not this
 API_VALUE_A: Row = (401, 403, 200, 200, 200, 404, 403)
@@ -93,16 +94,12 @@ def _wizard_rows() -> dict[str, dict[str, Row]]:
     for kind in ("arbitrary", "custom_credentials", "iam_credentials", "service_credentials"):
         rows[f"wizard-start[{kind}]"] = {"GET": NOT_ALLOWED, "POST": ADD_SECRET_POST}
         rows[f"wizard-step[{kind}]"] = {"GET": ADD_SECRET, "POST": ADD_SECRET_POST}
-        # Another user's draft does not exist for anyone else; who may not use the wizard at
-        # all is refused first.
-        foreign: Row = (L, 403, 403, 404, 404, 403, L)
-        rows[f"wizard-step[{kind}, another user's draft]"] = {"GET": foreign, "POST": foreign}
+        rows[f"wizard-step[{kind}, another user's draft]"] = {"GET": FOREIGN, "POST": FOREIGN}
     rows["wizard-start[custom_configuration]"] = {"GET": NOT_ALLOWED, "POST": ADD_CONFIG_POST}
     rows["wizard-step[custom_configuration]"] = {"GET": ADD_CONFIG, "POST": ADD_CONFIG_POST}
-    foreign = (L, 403, 403, 403, 404, 403, L)
     rows["wizard-step[custom_configuration, another user's draft]"] = {
-        "GET": foreign,
-        "POST": foreign,
+        "GET": FOREIGN,
+        "POST": FOREIGN,
     }
     # Group B does not exist for the Writer: a field error, as for a group deleted meanwhile.
     rows["wizard-step[arbitrary, in a group outside the persona's scope]"] = {
