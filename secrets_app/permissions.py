@@ -252,15 +252,25 @@ def get_configuration_test_for_user(
     return test
 
 
-def writable_group_choice(group_id: str, groups: Iterable[SecretGroup], *, purpose: str) -> str:
+def writable_group_choice(
+    group_id: str,
+    groups: Iterable[SecretGroup],
+    *,
+    user: AbstractBaseUser | AnonymousUser,
+    purpose: str,
+) -> str:
     """A group a form offered as writable: the chosen id, if it is among `groups`.
 
-    A group that exists but is not among them was forged into the form: 403, naming `purpose`
-    (e.g. "to add secrets to it"). A group that no longer exists is a field error.
+    A group the user may see (a weaker role there) that was forged into the form: 403, naming
+    `purpose` (e.g. "to add secrets to it"). A group outside their scope answers as one that
+    does not exist, a field error, so the form tells nobody which groups exist.
     """
     if group_id in {g.pk for g in groups}:
         return group_id
-    if SecretGroup.objects.filter(pk=group_id).exists():
+    readable = readable_group_ids(user)
+    if SecretGroup.objects.filter(pk=group_id).exists() and (
+        readable is None or group_id in readable
+    ):
         raise PermissionDenied(f"You need the Writer role on this secret group {purpose}.")
     raise ValidationError("That secret group no longer exists; pick another one.")
 

@@ -208,6 +208,7 @@ class SecretEditForm(forms.Form):
         super().__init__(data)
         self.secret = secret
         kind = secret.secret_type
+        self.user = user
         self.groups = list(writable_groups(user))
         if secret.secret_group_id not in {g.pk for g in self.groups}:
             self.groups.insert(0, secret.secret_group)
@@ -287,7 +288,10 @@ class SecretEditForm(forms.Form):
 
     def clean_secret_group(self) -> str:
         return writable_group_choice(
-            self.cleaned_data["secret_group"], self.groups, purpose="to move a secret into it"
+            self.cleaned_data["secret_group"],
+            self.groups,
+            user=self.user,
+            purpose="to move a secret into it",
         )
 
     def clean_labels(self) -> list[str]:

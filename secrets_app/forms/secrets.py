@@ -161,7 +161,10 @@ class ConfigTestForm(forms.Form):
 
     def clean_secret_group(self) -> str:
         return writable_group_choice(
-            self.cleaned_data["secret_group"], self.groups, purpose="to run a test in it"
+            self.cleaned_data["secret_group"],
+            self.groups,
+            user=self.user,
+            purpose="to run a test in it",
         )
 
     def parameters(self) -> dict[str, Any]:

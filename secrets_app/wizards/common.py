@@ -116,7 +116,10 @@ class DetailsForm(WizardForm):
 
     def clean_secret_group(self) -> str:
         return writable_group_choice(
-            self.cleaned_data["secret_group"], self.groups, purpose="to add secrets to it"
+            self.cleaned_data["secret_group"],
+            self.groups,
+            user=self.user,
+            purpose="to add secrets to it",
         )
 
     def clean_labels(self) -> list[str]:

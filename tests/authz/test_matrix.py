@@ -51,7 +51,7 @@ from tests.authz.routes import (
     required_keys,
     url_for,
 )
-from tests.authz.world import ANON, MANAGER, PERSONAS, WRITER, World
+from tests.authz.world import ANON, MANAGER, PERSONAS, World
 
 L, R = LOGIN, REDIRECT
 Expect = int | str | frozenset[int]
@@ -187,8 +187,9 @@ MATRIX: dict[str, dict[str, Row]] = {
     # The configuration is in use: the Manager gets the page's refusal.
     "engines:config-delete": {"GET": NOT_ALLOWED, "POST": (L, 403, 403, 403, 422, 403, L)},
     "config_test:start": {"GET": NOT_ALLOWED, "POST": (L, 403, 403, R, R, 403, L)},
+    # Group B does not exist for those who hold no role there: the form's field error.
     "config_test:start[in a group outside the persona's scope]": {
-        "POST": (L, 403, 403, 422, R, 403, L)
+        "POST": (L, 422, 422, 422, R, 403, L)
     },
     "config_test:detail": {"GET": READ_A, "POST": NOT_ALLOWED},  # a test run in group A
     "config_test:status": {"GET": READ_A, "POST": NOT_ALLOWED},
@@ -262,20 +263,8 @@ MATRIX: dict[str, dict[str, Row]] = {
     "api-v2:delete_configuration": {"DELETE": (401, 403, 403, 403, 409, 403, 403)},
 }
 
-# Pairs whose outcome breaks the rules today; each names what it gets instead.
-_FORGED_GROUP = (
-    "defect: a group on which the Writer holds no role answers 403 ('You need the Writer role "
-    "on this secret group'), which tells that it exists; outside the caller's scope it should "
-    "be the field error of a group that does not exist (secrets_app.permissions."
-    "writable_group_choice cannot tell: it is not given the user)"
-)
-XFAIL: dict[tuple[str, str, str], str] = {
-    ("wizard-step[arbitrary, in a group outside the persona's scope]", "POST", WRITER): (
-        _FORGED_GROUP
-    ),
-    ("secrets:edit[into a group outside the persona's scope]", "POST", WRITER): _FORGED_GROUP,
-    ("config_test:start[in a group outside the persona's scope]", "POST", WRITER): (_FORGED_GROUP),
-}
+# Pairs whose outcome breaks the rules today, each with what it gets instead (none now).
+XFAIL: dict[tuple[str, str, str], str] = {}
 
 
 def _pairs() -> Iterator[object]:

@@ -112,6 +112,8 @@ def test_groups_without_writer_are_not_offered_and_forged_posts_get_403(client, 
     allowed = create_group(name="allowed-group")
     user = create_user(username="writer")
     grant(user, "Writer", group=allowed)
+    # Seen (a Reader there) but not writable: a forged choice is refused with 403.
+    grant(user, "Reader", group=world["group"])
     client.force_login(user)
     page = text(client.get(reverse("engines:config-detail", args=["token-provider"])))
     assert (

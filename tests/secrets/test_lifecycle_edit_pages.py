@@ -77,9 +77,12 @@ def test_edit_details_and_move_the_secret(clients, group, arbitrary):
     assert "Secret app-password-2 saved." in page(writer.get(url("detail", arbitrary)))
 
     # Moving needs Writer on the target: a forged choice is refused, a granted one works.
+    unseen = writer.post(url("edit", arbitrary), edit_data(arbitrary, secret_group=other.pk))
+    assert unseen.status_code == 422, "a group outside the Writer's scope does not exist for them"
+    user = writer.get(url("detail", arbitrary)).wsgi_request.user
+    grant(user, "Reader", group=other)
     refused = writer.post(url("edit", arbitrary), edit_data(arbitrary, secret_group=other.pk))
     assert refused.status_code == 403
-    user = writer.get(url("detail", arbitrary)).wsgi_request.user
     grant(user, "Writer", group=other)
     moved = writer.post(url("edit", arbitrary), edit_data(arbitrary, secret_group=other.pk))
     assert moved.status_code == 302

@@ -193,6 +193,8 @@ def test_groups_without_writer_are_not_offered_and_forged_posts_get_403(client):
     allowed, hidden = create_group(name="allowed-group"), create_group(name="hidden-group")
     user = create_user(username="writer")
     grant(user, "Writer", group=allowed)
+    # Seen (a Reader there) but not writable: a forged choice is refused with 403.
+    grant(user, "Reader", group=hidden)
     client.force_login(user)
     from tests.wizards.conftest import WizardDriver
 
@@ -204,6 +206,10 @@ def test_groups_without_writer_are_not_offered_and_forged_posts_get_403(client):
         and "Create a secret group" not in html
     )
     assert w.post("details", {**DETAILS, "secret_group": hidden.pk}).status_code == 403
+    # A group outside the user's scope answers as one that does not exist: a field error.
+    unseen = create_group(name="unseen-group")
+    refused = w.post("details", {**DETAILS, "secret_group": unseen.pk})
+    assert refused.status_code == 422 and "no longer exists" in refused.content.decode()
     assert (
         w.post(
             "details", {**DETAILS, "wizard_action": "create-group", "newgroup_name": "sneaky"}

@@ -484,6 +484,8 @@ def test_groups_without_writer_are_hidden_and_forged_posts_get_403(client, cloud
     allowed, hidden = create_group(name="allowed-group"), create_group(name="hidden-group")
     user = create_user(username="writer")
     grant(user, "Writer", group=allowed)
+    # Seen (a Reader there) but not writable: a forged choice is refused with 403.
+    grant(user, "Reader", group=hidden)
     client.force_login(user)
     w = WizardDriver(client, KIND)
     page = text(w.get("details"))
