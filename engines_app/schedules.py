@@ -17,6 +17,9 @@ class ScheduleSpec:
 SCHEDULES = [
     # Fails tasks past their task_timeout.
     ScheduleSpec(name="secret-tasks-sweep", func="secrets_app.tasks.sweep", minutes=1),
+    # Sends again the tasks still queued after 5 minutes (the Redis broker loses a task taken by
+    # a cluster that died).
+    ScheduleSpec(name="secret-tasks-resend", func="secrets_app.tasks.resend_sweep", minutes=1),
     # Rotates secrets whose automatic rotation is due.
     ScheduleSpec(name="secret-rotations", func="secrets_app.tasks.rotation_sweep", minutes=1),
     # Ends leases: versions and secrets whose ttl or expiration date has come.

@@ -7,6 +7,7 @@ from secrets_app.services.deletion import deleted_secrets_purge
 from secrets_app.services.leases import leases_expire
 from secrets_app.services.retries import delete_retries_due
 from secrets_app.services.rotation import rotations_due
+from secrets_app.services.task_queue import queued_tasks_resend
 
 
 def secret_task_run(task_id: str) -> str:
@@ -15,6 +16,10 @@ def secret_task_run(task_id: str) -> str:
 
 def sweep() -> str:
     return f"timed-out tasks failed: {secret_tasks_sweep()}"
+
+
+def resend_sweep() -> str:
+    return f"queued tasks sent again: {queued_tasks_resend()}"
 
 
 def rotation_sweep() -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import models, transaction
@@ -17,6 +17,12 @@ from console.identity import Actor
 from secrets_app.models import Secret, SecretTask, SecretVersion, TaskStatus
 
 TASKS_KEPT = 100
+# A task still queued this long after it was queued (or last sent again) is sent again. The
+# ORM broker hands an unacknowledged task out again after Q_CLUSTER["retry"] (120 s), but the
+# Redis broker keeps no acknowledgement: a task a cluster took off the list just before it died
+# is gone, and its secret would stay in pre_activation. Sending it twice is harmless, because
+# dispatching claims only a task that is still queued (secret_task_dispatch).
+REQUEUE_AFTER = timedelta(minutes=5)
 
 
 def status_entry(status: str, at: datetime | None = None) -> dict[str, str]:
@@ -91,8 +97,30 @@ def task_create(
     if excess > 0:
         old = list(finished.order_by("creation_date").values_list("pk", flat=True)[:excess])
         SecretTask.objects.filter(pk__in=old).delete()
-    task_id = task.pk
+    _send_on_commit(task.pk)
+    return task
+
+
+def _send_on_commit(task_id: str) -> None:
     transaction.on_commit(
         lambda: async_task("secrets_app.tasks.secret_task_run", task_id, task_name=task_id)
     )
-    return task
+
+
+@transaction.atomic
+def queued_tasks_resend(*, now: datetime | None = None) -> int:
+    """Send again the tasks still queued REQUEUE_AFTER after they were queued or last sent, and
+    note when (last_update_date); a task another sweep already sent again is left to it."""
+    now = now or timezone.now()
+    stale = SecretTask.objects.filter(
+        status=TaskStatus.QUEUED, last_update_date__lte=now - REQUEUE_AFTER
+    ).values_list("pk", "last_update_date")
+    sent = 0
+    for task_id, seen in list(stale):
+        # Conditional, so two clusters' sweeps at once send a task once (update() skips auto_now).
+        if SecretTask.objects.filter(
+            pk=task_id, status=TaskStatus.QUEUED, last_update_date=seen
+        ).update(last_update_date=now):
+            _send_on_commit(task_id)
+            sent += 1
+    return sent
