@@ -19,6 +19,10 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+# The sample jobs run in the sandbox, where their folder is read-only: without bytecode compiled
+# here, every run would compile their modules again (about 5 ms of each run's CPU, issue 13).
+# compileall rewrites only what changed, and writes even under PYTHONDONTWRITEBYTECODE.
+.venv/bin/python -m compileall -q engines_app/sample_jobs
 if [ "${1:-}" = bench ] && [ ! -f "$stamp-bench" ]; then
   echo "Installing the benchmark's packages into .venv ..." >&2
   .venv/bin/pip install -q -e ".[bench]" 2>&1 | grep -v "is ignored: it is neither" >&2 || true
