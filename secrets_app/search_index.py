@@ -17,6 +17,15 @@ search and never changes its answer:
   the function is still there and the search still answers, without the index.
 
 A search term shorter than three characters has no trigram; the search then reads the table.
+
+When a search or label filter matches many secrets, the table reads its page by walking the
+default order and testing each row (secrets_app.selectors). On SQLite that walk has an index of
+its own (`secrets_app_secret_walk`, migration 0010): the default order's columns followed by
+every column the table's filters test and its rows show, over the rows it shows, so the walk
+reads the index alone instead of a table row per secret tested (issue 13's profile: 712 rows
+read for a page of "payments" at 100k secrets, 1.7 ms cold, 0.3 ms on this index). PostgreSQL
+plans its own way (a B-tree entry there is limited in size, and labels are not). A table
+rebuild drops this index too; the same repair puts it back.
 """
 
 from __future__ import annotations
@@ -69,6 +78,28 @@ SQLITE_TRIGGERS = {
     ),
     f"{FTS_TABLE}_delete": f"AFTER DELETE ON secrets_app_secret BEGIN {_SQLITE_DELETE}; END",
 }
+# The walk's index: the default order (as the `secret_live_by_updated` index), then what the
+# walk tests and reads, so SQLite's planner finds it covering and reads no table row.
+WALK_INDEX = "secrets_app_secret_walk"
+WALK_MIGRATION = ("secrets_app", "0010_search_walk_index")
+_WALK_COLUMNS = (
+    "updated_at DESC",
+    "id",
+    "name",
+    "description",
+    "secret_type",
+    "labels",
+    "secret_group_id",
+    "state",
+    "expiration_date",
+    "created_at",
+    "deleted_at",
+    "probe",
+)
+_WALK_INDEX_SQL = (
+    f"CREATE INDEX IF NOT EXISTS {WALK_INDEX} ON secrets_app_secret ({', '.join(_WALK_COLUMNS)}) "
+    'WHERE ("deleted_at" IS NULL AND NOT "probe")'
+)
 _SQLITE_FILL = (
     f"INSERT INTO {FTS_TABLE}(secret_id, name, description, secret_type, labels) "
     "SELECT s.id, s.name, s.description, s.secret_type, "
@@ -135,6 +166,19 @@ def uninstall(connection: BaseDatabaseWrapper) -> None:
             cursor.execute(f"DROP FUNCTION IF EXISTS {PG_FUNCTION}(text, text, text, jsonb, uuid)")
 
 
+def install_walk_index(connection: BaseDatabaseWrapper) -> None:
+    """Create the walk's index on SQLite (migration 0010); nothing elsewhere."""
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute(_WALK_INDEX_SQL)
+
+
+def uninstall_walk_index(connection: BaseDatabaseWrapper) -> None:
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP INDEX IF EXISTS {WALK_INDEX}")
+
+
 def _sqlite_triggers_and_fill(cursor: CursorWrapper) -> None:
     for name, body in SQLITE_TRIGGERS.items():
         cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
@@ -144,26 +188,40 @@ def _sqlite_triggers_and_fill(cursor: CursorWrapper) -> None:
 
 
 def search_index_repair(connection: BaseDatabaseWrapper) -> bool:
-    """Put back the SQLite triggers if a table rebuild dropped them, and refill the index.
+    """Put back the SQLite triggers if a table rebuild dropped them, and refill the index; put
+    back the walk's index if the rebuild dropped it.
 
-    Does nothing where the index is not installed (migration 0009 not applied) or is whole.
-    Answers whether it repaired anything.
+    Does nothing where the index is not installed (migration 0009, or 0010 for the walk's
+    index, not applied) or is whole. Answers whether it repaired anything.
     """
     if connection.vendor != "sqlite":
         return False
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT type, name FROM sqlite_master WHERE name = %s OR (type = 'trigger' "
+            "SELECT type, name FROM sqlite_master WHERE name IN (%s, %s) OR (type = 'trigger' "
             "AND tbl_name = 'secrets_app_secret' AND name LIKE %s)",
-            [FTS_TABLE, f"{FTS_TABLE}%"],
+            [FTS_TABLE, WALK_INDEX, f"{FTS_TABLE}%"],
         )
         found = {name for _, name in cursor.fetchall()}
-        if FTS_TABLE not in found or set(SQLITE_TRIGGERS) <= found:
-            return False
-        with transaction.atomic(using=connection.alias):
-            _sqlite_triggers_and_fill(cursor)
-    logger.warning("The secrets search index lost its triggers; they are back and it is refilled.")
-    return True
+        repaired = False
+        if FTS_TABLE in found and not set(SQLITE_TRIGGERS) <= found:
+            with transaction.atomic(using=connection.alias):
+                _sqlite_triggers_and_fill(cursor)
+            logger.warning(
+                "The secrets search index lost its triggers; they are back and it is refilled."
+            )
+            repaired = True
+        if WALK_INDEX not in found and WALK_MIGRATION in _applied_migrations(connection):
+            cursor.execute(_WALK_INDEX_SQL)
+            logger.warning("The secrets table lost the search walk's index; it is back.")
+            repaired = True
+    return repaired
+
+
+def _applied_migrations(connection: BaseDatabaseWrapper) -> set[tuple[str, str]]:
+    from django.db.migrations.recorder import MigrationRecorder
+
+    return set(MigrationRecorder(connection).applied_migrations())
 
 
 def repair_after_migrate(*, using: str = "default", **kwargs: Any) -> None:

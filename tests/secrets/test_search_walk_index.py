@@ -1,0 +1,174 @@
+"""The Secrets table's page read in its sort order (secrets_app.selectors): on SQLite the walk's
+index (search_index.WALK_INDEX, migration 0010) holds every column that read tests and shows, so
+it reads no table row; a table rebuild that drops the index is repaired; and the default
+order's list, read that way, shows what the ids pass showed, on every page and past the cap.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+import pytest
+from django.db import connection
+from django.db.models import CharField
+from django.db.models.functions import Cast
+from django.urls import reverse
+from django.utils import timezone
+
+from secrets_app import search_index, selectors
+from secrets_app.forms import PAGE_SIZE
+from secrets_app.models import Secret, SecretState, SecretType
+from secrets_app.selectors import (
+    _ROW_COLUMNS,
+    COUNT_CAP,
+    DEFAULT_SECRET_SORT,
+    secret_table,
+    secret_table_page,
+)
+from tests.factories import create_group
+from tests.secrets.test_table_scale import add_secrets
+
+pytestmark = pytest.mark.django_db
+sqlite_only = pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="the walk's index is SQLite's"
+)
+
+
+def plan(queryset) -> str:
+    sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        return "\n".join(str(row[-1]) for row in cursor.fetchall())
+
+
+def walk_index_exists() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = %s",
+            [search_index.WALK_INDEX],
+        )
+        return cursor.fetchone() is not None
+
+
+WALKS = {
+    "search": {"search": "svc"},
+    "label": {"labels": ["common"]},
+    "search and label": {"search": "svc", "labels": ["team-1"]},
+    "id search": {"search": "00ab"},
+    # (A type or group filter has an index of its own, which SQLite's planner prefers.)
+    "state and expiry": {"states": [SecretState.ACTIVE], "expires_within": timedelta(days=7)},
+    "no filter": {},
+}
+
+
+@sqlite_only
+@pytest.mark.parametrize("filters", WALKS.values(), ids=WALKS.keys())
+def test_the_walk_reads_its_index_alone(filters):
+    groups = [create_group(name="bulk-a"), create_group(name="bulk-b")]
+    add_secrets(30, groups=groups)
+    walking = secret_table(**filters, many_matches=True).values_list(*_ROW_COLUMNS)[:PAGE_SIZE]
+    assert f"COVERING INDEX {search_index.WALK_INDEX}" in plan(walking)
+
+
+@sqlite_only
+def test_a_table_rebuild_that_drops_the_walk_index_is_repaired(caplog):
+    assert walk_index_exists(), "migration 0010 creates it"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP INDEX {search_index.WALK_INDEX}")  # what a table rebuild does
+    assert search_index.search_index_repair(connection) is True
+    assert walk_index_exists()
+    assert "walk's index" in caplog.text
+    assert search_index.search_index_repair(connection) is False, "whole again: nothing to do"
+
+
+@sqlite_only
+def test_the_walk_index_is_not_put_back_before_its_migration(monkeypatch):
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP INDEX {search_index.WALK_INDEX}")
+    monkeypatch.setattr(search_index, "_applied_migrations", lambda connection: set())
+    assert search_index.search_index_repair(connection) is False
+    assert not walk_index_exists()
+    monkeypatch.undo()
+    search_index.install_walk_index(connection)
+    assert walk_index_exists()
+
+
+def ids_pass_page(page: int, **filters) -> tuple[list[str], int, bool]:
+    """The page as the ids pass reads it: the ids in the order up to the cap, then the slice."""
+    limit = max(COUNT_CAP, page * PAGE_SIZE) + 1
+    ids = list(
+        secret_table(**filters)
+        .annotate(key_text=Cast("pk", CharField()))
+        .values_list("key_text", flat=True)[:limit]
+    )
+    exact = len(ids) < limit
+    if exact:
+        page = min(page, max(1, -(-len(ids) // PAGE_SIZE)))
+    by_id = dict(Secret.objects.values_list("id", "name"))
+    offset = (page - 1) * PAGE_SIZE
+    shown = [by_id[UUID(key)] for key in ids[offset : offset + PAGE_SIZE]]
+    return shown, (len(ids) if exact else limit - 1), exact
+
+
+LISTS = {
+    "all": {},
+    "a type": {"secret_types": [SecretType.ARBITRARY]},
+    "a state": {"states": [SecretState.DEACTIVATED]},
+    "expiring": {"expires_within": timedelta(days=7)},
+}
+
+
+@pytest.mark.parametrize("filters", LISTS.values(), ids=LISTS.keys())
+def test_the_default_order_read_in_order_shows_what_the_ids_pass_showed(filters):
+    add_secrets(COUNT_CAP + 40)
+    # Secrets updated at the same moment: the id breaks the tie, in both reads.
+    Secret.objects.filter(name__endswith="7").update(updated_at=timezone.now())
+    last = -(-(COUNT_CAP + 40) // PAGE_SIZE)
+    for page in (1, 2, COUNT_CAP // PAGE_SIZE + 1, last, last + 5):
+        read = secret_table_page(
+            page=page, page_size=PAGE_SIZE, sort=DEFAULT_SECRET_SORT, **filters
+        )
+        shown, count, exact = ids_pass_page(page, **filters)
+        assert [row["name"] for row in read.rows] == shown, (filters, page)
+        assert (read.count, read.count_exact) == (count, exact), (filters, page)
+        assert read.rows or not shown
+
+
+def test_the_list_in_the_default_order_counts_past_the_cap_as_more_than(owner_client):
+    add_secrets(COUNT_CAP + 30)
+    html = owner_client.get(reverse("secrets:list")).content.decode()
+    assert f"More than {COUNT_CAP} secrets" in html
+    assert f"Page 1 of more than {COUNT_CAP // PAGE_SIZE}" in html
+    assert 'rel="next"' in html
+
+
+PAGED = {
+    "search": {"search": "svc"},
+    "search, some": {"search": "svc-001"},
+    "id search": {"search": "0"},
+    "search and label": {"search": "svc", "labels": ["team-1"]},
+    "label": {"labels": ["common"]},
+    "search, by name": {"search": "svc", "sort": "name"},
+}
+
+
+@pytest.mark.parametrize("filters", PAGED.values(), ids=PAGED.keys())
+def test_a_page_read_by_walking_is_the_page_read_from_the_candidates(monkeypatch, filters):
+    """With many candidates the page walks the sort order (and a search alone counts on the
+    walk's own query); with few, it sorts the candidates. Both read the same page."""
+    add_secrets(COUNT_CAP + 40)
+    Secret.objects.filter(name__endswith="3").update(updated_at=timezone.now())
+    last = -(-(COUNT_CAP + 40) // PAGE_SIZE)
+
+    def pages(walk_after: int) -> list[tuple[list[str], int, bool, int]]:
+        monkeypatch.setattr(selectors, "WALK_AFTER", walk_after)
+        read = []
+        for page in (1, 2, COUNT_CAP // PAGE_SIZE + 1, last, last + 3):
+            got = secret_table_page(page=page, page_size=PAGE_SIZE, **filters)
+            read.append(([row["name"] for row in got.rows], got.count, got.count_exact, got.number))
+        return read
+
+    walked = pages(10)
+    assert walked == pages(10**9)
+    assert any(rows for rows, *_ in walked)
