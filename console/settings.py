@@ -140,7 +140,12 @@ else:
             "OPTIONS": {
                 "timeout": 20,
                 "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                # A 64 MB page cache per connection (SQLite's default is 2 MB), filled only as
+                # pages are read: at 100k secrets a search's pages no longer evict each other's
+                # (issue 13: -0.5 ms a search or label filter page).
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;"
+                ),
             },
             "CONN_MAX_AGE": 60,
         }

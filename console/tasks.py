@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from console.liveness import heartbeat_record
+from console.planner_statistics import planner_statistics_refresh
 from console.wizards import drafts_cleanup
 
 
@@ -13,3 +14,10 @@ def cleanup_wizard_drafts() -> str:
 def worker_heartbeat() -> str:
     """Prove a worker processes tasks: the schedule and `manage.py serve`'s probes enqueue this."""
     return f"heartbeat at {heartbeat_record().isoformat()}"
+
+
+def refresh_planner_statistics() -> str:
+    took = planner_statistics_refresh()
+    if took is None:
+        return "planner statistics: kept by the database itself"
+    return f"planner statistics refreshed in {took:.2f} s"

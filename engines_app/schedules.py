@@ -40,6 +40,10 @@ SCHEDULES = [
     ScheduleSpec(
         name="wizard-drafts-cleanup", func="console.tasks.cleanup_wizard_drafts", minutes=60
     ),
+    # SQLite's planner statistics (console/planner_statistics.py); nothing on PostgreSQL.
+    ScheduleSpec(
+        name="database-statistics", func="console.tasks.refresh_planner_statistics", minutes=60
+    ),
     # Proves a worker processes tasks, for /healthz (manage.py serve probes more often itself).
     ScheduleSpec(name="worker-heartbeat", func="console.tasks.worker_heartbeat", minutes=1),
 ]
