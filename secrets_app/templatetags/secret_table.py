@@ -22,7 +22,7 @@ register = template.Library()
 
 # Each field is escaped (see _row) before it is put in; nothing else goes in.
 _ROW = (
-    '<tr data-secret-id="{id}">'
+    "<tr>"
     '<td class="name"><a href="{url}">{name}</a>{description}</td>'
     "<td>{type_label}</td>"
     "<td>{group_name}</td>"
@@ -47,7 +47,6 @@ def _row(row: SecretRow) -> str:
     else:
         expires = _NEVER
     return _ROW.format(
-        id=escape(row["id"]),
         url=escape(row["url"]),
         name=escape(row["name"]),
         description=f'<span class="sub">{escape(description)}</span>' if description else "",
