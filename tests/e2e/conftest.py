@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -65,6 +67,21 @@ def wait_for_htmx(page: Page, js_enabled: bool) -> None:
     if js_enabled:
         busy = page.locator(".htmx-request, .htmx-settling, .htmx-swapping, .htmx-added")
         expect(busy).to_have_count(0)
+
+
+def wait_until(
+    page: Page, condition: Callable[[], bool], what: str, timeout_s: float = 5.0
+) -> None:
+    """Wait for a condition on the test's side, such as a route handler having been called.
+
+    Python's Playwright has no `expect.poll`, and its route handlers run only while the test is
+    inside a Playwright call; each short wait lets it dispatch the events that make the
+    condition true. It fails with `what` after `timeout_s`.
+    """
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        page.wait_for_timeout(10)
 
 
 def login(context: BrowserContext, user, live_server) -> None:

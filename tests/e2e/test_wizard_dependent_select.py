@@ -13,7 +13,7 @@ from playwright.sync_api import Page, Route, expect
 
 from engines_app.providers.embedded.resource_controller import services as rc_services
 from engines_app.providers.embedded.resource_controller.models import ServiceInstance
-from tests.e2e.conftest import choose_secret_type, login, wait_for_htmx
+from tests.e2e.conftest import choose_secret_type, login, wait_for_htmx, wait_until
 from tests.factories import create_user, factory_actor
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -46,7 +46,8 @@ def test_a_second_choice_made_during_the_reload_is_kept(
     page.locator("#id_service").focus()
     page.locator("#id_service").select_option(label="Cloud Object Storage")
     expect(page.locator("#wizard-frame .form-actions button.primary")).to_be_disabled()
-    assert len(held) == 1, "the narrowing request is on its way"
+    # The button is disabled as htmx starts the request; the route handler runs a moment later.
+    wait_until(page, lambda: len(held) == 1, "the narrowing request is held")
 
     # Meanwhile the user goes on: picks the instance (from the list still shown) and types.
     page.locator("#id_instance").select_option(cos.crn)
