@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from secrets_app import search_index, selectors
 from secrets_app.forms import PAGE_SIZE
-from secrets_app.models import Secret, SecretState, SecretType
+from secrets_app.models import Secret, SecretLabel, SecretState, SecretType
 from secrets_app.selectors import (
     _ROW_COLUMNS,
     COUNT_CAP,
@@ -172,3 +172,44 @@ def test_a_page_read_by_walking_is_the_page_read_from_the_candidates(monkeypatch
     walked = pages(10)
     assert walked == pages(10**9)
     assert any(rows for rows, *_ in walked)
+
+
+SEARCHES = {
+    "many matches": {"search": "svc"},
+    "a label, many": {"search": "team-1"},
+    "a label, upper case": {"search": "TEAM-1"},
+    "a label, few": {"search": "rare-7"},
+    "few": {"search": "needle"},
+    "an id": {"search": "0"},
+    "a wildcard, literally": {"search": "team_1"},
+    "and a label filter": {"search": "svc", "labels": ["team-1"]},
+    "in name order": {"search": "svc", "sort": "name"},
+}
+
+
+@pytest.mark.parametrize("filters", SEARCHES.values(), ids=SEARCHES.keys())
+def test_a_search_page_is_the_page_of_its_sorted_matches(filters):
+    """However a search reads its page (on PostgreSQL: a capped count, then a walk of the sort
+    order past the cap), it is the page of all its matches sorted, with the same count."""
+    add_secrets(COUNT_CAP + 40)
+    Secret.objects.filter(name__endswith="3").update(updated_at=timezone.now())
+    last = -(-(COUNT_CAP + 40) // PAGE_SIZE)
+    for page in (1, 2, COUNT_CAP // PAGE_SIZE + 1, last, last + 3):
+        read = secret_table_page(page=page, page_size=PAGE_SIZE, **filters)
+        shown, count, exact = ids_pass_page(page, **filters)
+        assert [row["name"] for row in read.rows] == shown, (filters, page)
+        assert (read.count, read.count_exact) == (count, exact), (filters, page)
+
+
+@pytest.mark.parametrize("term", ["team-1", "TEAM-1", "rare", "am-", "team_1", "%"])
+def test_a_search_finds_the_secrets_whose_label_rows_hold_the_term(term):
+    """The search looks in a secret's labels (on PostgreSQL in the row's labels column): it
+    finds exactly the secrets whose label rows hold the term, case-insensitively, with LIKE's
+    wildcards taken literally."""
+    add_secrets(60)
+    by_label = set(
+        SecretLabel.objects.filter(name__icontains=term).values_list("secret__name", flat=True)
+    )
+    found = set(secret_table(search=term).values_list("name", flat=True))
+    assert found == by_label
+    assert (len(by_label) > 0) == (term not in {"team_1", "%"})

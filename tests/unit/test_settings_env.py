@@ -47,7 +47,9 @@ def test_database_url():
         "5433",
         "console",
     )
-    assert db["OPTIONS"] == {"sslmode": "require"}
+    assert db["OPTIONS"] == {"sslmode": "require", "options": "-c jit=off"}
+    own = env.database_from_url("DATABASE_URL", "postgres://h/c?options=-c%20work_mem%3D8MB")
+    assert own["OPTIONS"] == {"options": "-c work_mem=8MB"}, "the URL's own options win"
     with pytest.raises(ImproperlyConfigured, match="postgres://"):
         env.database_from_url("DATABASE_URL", "mysql://x/y")
     with pytest.raises(ImproperlyConfigured, match="name a database"):

@@ -93,6 +93,10 @@ def iam_user_for(user: AbstractBaseUser) -> IamUser:
     iam_id = iam_id_for_user(int(user.pk))
     # IamUser.user points at AUTH_USER_MODEL, the class of every console user passed here.
     auth_user = cast("User", user)
+    # Looked up first: get_or_create's defaults (the account, a query) were computed on every
+    # page, for a row that exists (issue 13's profile).
+    if (existing := IamUser.objects.filter(iam_id=iam_id).first()) is not None:
+        return existing
     iam_user, _ = IamUser.objects.get_or_create(
         iam_id=iam_id, defaults={"user": auth_user, "account": account_default()}
     )
