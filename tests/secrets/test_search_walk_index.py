@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 from django.db.models import CharField
 from django.db.models.functions import Cast
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -213,3 +214,32 @@ def test_a_search_finds_the_secrets_whose_label_rows_hold_the_term(term):
     found = set(secret_table(search=term).values_list("name", flat=True))
     assert found == by_label
     assert (len(by_label) > 0) == (term not in {"team_1", "%"})
+
+
+def enable_sort() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW enable_sort")
+        return str(cursor.fetchone()[0])
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner setting")
+@pytest.mark.parametrize(
+    "in_transaction",
+    [
+        pytest.param(True, id="in a transaction"),
+        pytest.param(False, id="autocommit", marks=pytest.mark.django_db(transaction=True)),
+    ],
+)
+def test_a_search_past_the_cap_plans_without_sorts_for_its_page_alone(in_transaction):
+    """The walk past the cap is planned with sorts off (selectors._read_without_sorts), in the
+    same message as its query: the next query, on the same connection, may sort again."""
+    add_secrets(COUNT_CAP + 40)
+    assert connection.in_atomic_block is in_transaction
+    with CaptureQueriesContext(connection) as captured:
+        read = secret_table_page(page=2, page_size=PAGE_SIZE, search="svc")
+    assert not read.count_exact and len(read.rows) == PAGE_SIZE
+    assert [q["sql"].split(";")[0] for q in captured.captured_queries].count(
+        "SET LOCAL enable_sort = off"
+    ) == 1
+    assert enable_sort() == "on"
+    assert [row["name"] for row in read.rows] == ids_pass_page(2, search="svc")[0]
