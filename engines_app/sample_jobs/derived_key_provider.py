@@ -30,7 +30,10 @@ import hmac
 import json
 import re
 import uuid
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # as typing's for mypy, without importing typing (see _protocol)
+if TYPE_CHECKING:
+    from typing import Any
 
 if TYPE_CHECKING or __package__:  # mypy checks the package form only
     from . import _protocol

@@ -19,7 +19,7 @@ ERR10003 token store missing or unusable, ERR10004 delete without ``SM_CREDENTIA
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # as typing's for mypy, without importing typing (see _protocol)
 
 if TYPE_CHECKING or __package__:  # mypy checks the package form only
     from . import _protocol, token_service

@@ -117,7 +117,12 @@ class _Handler(BaseHTTPRequestHandler):
             }
         )
         status = fake.next_status(fake.token_statuses)
-        if not well_formed:
+        if 300 <= status < 400:  # to this server, where a job that followed it would be seen
+            self.send_response(status)
+            self.send_header("Location", f"{fake.url}/elsewhere/identity/token")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif not well_formed:
             self._answer(400, {"errorCode": "BXNIM0109E"})
         elif status != 200:
             self._answer(status, {"errorCode": "BXNIM0415E"})
@@ -597,3 +602,28 @@ def test_unreachable_instance_exits_1(store: Path, fake_sm: FakeSM) -> None:
     assert result.returncode == 1
     assert "connection error" in result.stderr
     assert stored_tokens(store) == []
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_a_redirect_is_not_followed(fake_sm: FakeSM, store: Path, status: int) -> None:
+    """Following it would send the API key to wherever the redirect points."""
+    fake_sm.token_statuses[:] = [status]
+    result = run_job(TOKEN_JOB, token_env(fake_sm, store, user_name="alice"), fake_sm)
+
+    assert result.returncode == 1
+    assert [r.path for r in fake_sm.requests] == ["/identity/token"]
+    assert f"IAM token request: HTTP {status}" in result.stderr
+    assert stored_tokens(store) == []
+
+
+@pytest.mark.parametrize("port", ["http", "70000"])
+def test_an_instance_url_with_a_bad_port_exits_without_http(
+    fake_sm: FakeSM, store: Path, port: str
+) -> None:
+    env = token_env(fake_sm, store, user_name="alice")
+    env["SM_INSTANCE_URL"] = f"http://127.0.0.1:{port}"
+    result = run_job(TOKEN_JOB, env, fake_sm)
+
+    assert result.returncode == 1
+    assert "SM_INSTANCE_URL has a port that is not a number from 0 to 65535" in result.stderr
+    assert fake_sm.requests == []
