@@ -341,18 +341,13 @@ def principal_for_actor(actor: Actor) -> Principal:
     )
 
 
-# The attribute that remembers, on a request's user object, the IAM id its row was made for: a
-# page asks for the principal several times (its own checks, the navigation's), one lookup does.
-_IAM_ID_SEEN = "_sm_iam_id"
-
-
 def principal_for_user(user: AbstractBaseUser) -> Principal:
-    iam_id = getattr(user, _IAM_ID_SEEN, None)
-    if iam_id is None or iam_id != iam_id_for_user(int(user.pk)):
-        iam_id = iam_user_for(user).iam_id
-        setattr(user, _IAM_ID_SEEN, iam_id)
+    """The principal of a signed-in console user, without a query: a user's IAM id follows from
+    its primary key, and its IamUser row is made with the user (signals.make_iam_user, and
+    migration 0003 for the users before it). Looking the row up on every page cost a query,
+    0.3 ms a page on SQLite and 0.45 on PostgreSQL (issue 13's profile)."""
     return Principal(
-        iam_id=iam_id,
+        iam_id=iam_id_for_user(int(user.pk)),
         name=user.get_username(),
         kind="user",
         is_superuser=bool(getattr(user, "is_superuser", False)),
