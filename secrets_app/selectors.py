@@ -307,6 +307,8 @@ def secret_table_page(*, page: int, page_size: int, **filters: Any) -> SecretTab
     ids: list[str] = []
     counts_first = _counts_first(search=search, sort=sort)
     in_order = walk or counts_first or _read_in_order(search=search, labels=labels, sort=sort)
+    if not in_order and connection.vendor == "postgresql":
+        return _page_with_count(matching, page=page, page_size=page_size, limit=limit)
     if in_order:
         # Many candidates, or an order whose index holds the rows: count them on the indexes
         # (stopping at the cap); the page is read below in the sort order, testing each row.
@@ -353,6 +355,47 @@ def secret_table_page(*, page: int, page_size: int, **filters: Any) -> SecretTab
         count=counted,
         count_exact=exact,
         num_pages=num_pages,
+        page_size=page_size,
+    )
+
+
+def _page_with_count(
+    matching: QuerySet[Secret], *, page: int, page_size: int, limit: int
+) -> SecretTablePage:
+    """PostgreSQL: the page's rows and the capped count in one query, the count an uncorrelated
+    subquery in the rows' select list (planned once, as an InitPlan). Without a search, every
+    query of a page costs a round trip (about 0.3 ms, a tenth of the floor page's time), and
+    the ids pass (the sorted ids up to the cap, then the page's rows by id) cost two (issue
+    13's profile). A page past the end returns no row, and so no count: then the count is
+    asked alone and the last page read again (three queries, for a stale link only)."""
+    try:
+        count_sql, count_params = (
+            matching.order_by().values("pk")[:limit].query.get_compiler(using=matching.db).as_sql()
+        )
+    except EmptyResultSet:  # a filter that nothing matches, such as no readable group
+        return SecretTablePage(
+            rows=[], number=1, count=0, count_exact=True, num_pages=1, page_size=page_size
+        )
+    counted_rows = matching.annotate(
+        _matches=RawSQL(f"SELECT COUNT(*) FROM ({count_sql}) AS capped", count_params)
+    ).values_list(*_ROW_COLUMNS, "_matches")
+    offset = (page - 1) * page_size
+    fetched = list(counted_rows[offset : offset + page_size])
+    if fetched:
+        counted = int(fetched[0][-1])
+    else:
+        counted = _capped_count(matching, limit)
+        if counted and page > 1:
+            last = -(-min(counted, limit - 1) // page_size)
+            fetched = list(counted_rows[(last - 1) * page_size : last * page_size])
+            page = last
+    exact = counted < limit
+    return SecretTablePage(
+        rows=_rows([row[:-1] for row in fetched]),
+        number=page if fetched or page == 1 else 1,
+        count=counted if exact else limit - 1,
+        count_exact=exact,
+        num_pages=max(1, -(-counted // page_size)) if exact else None,
         page_size=page_size,
     )
 
