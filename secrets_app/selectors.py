@@ -16,6 +16,8 @@ that, the table says "more than 200"), so its cost does not grow with the number
   (search_index.WALK_INDEX), so the walk reads no table row, and the list in that order is
   read the same way; on PostgreSQL a search in the default order counts first and walks when
   the count passes the cap (_counts_first), and looks in each row's own labels column;
+- on PostgreSQL, where each query is a round trip, the capped count is a subquery of the
+  page's own query (_page_with_count, _search_page);
 - the rows come out as `SecretRow`s, their cells formatted here, so the template only prints.
 """
 
@@ -304,11 +306,12 @@ def secret_table_page(*, page: int, page_size: int, **filters: Any) -> SecretTab
         matching = search_index.narrow(walking, _search_terms(search)[0])
     else:
         matching = secret_table(**filters)
-    ids: list[str] = []
-    counts_first = _counts_first(search=search, sort=sort)
-    in_order = walk or counts_first or _read_in_order(search=search, labels=labels, sort=sort)
-    if not in_order and connection.vendor == "postgresql":
+    if connection.vendor == "postgresql":
+        if _counts_first(search=search, sort=sort):
+            return _search_page(filters, matching, page=page, page_size=page_size, limit=limit)
         return _page_with_count(matching, page=page, page_size=page_size, limit=limit)
+    ids: list[str] = []
+    in_order = walk or _read_in_order(search=search, labels=labels, sort=sort)
     if in_order:
         # Many candidates, or an order whose index holds the rows: count them on the indexes
         # (stopping at the cap); the page is read below in the sort order, testing each row.
@@ -329,17 +332,13 @@ def secret_table_page(*, page: int, page_size: int, **filters: Any) -> SecretTab
         page = min(page, num_pages)
     else:
         counted = limit - 1
-        # Past the cap, there are enough matches for a walk of the sort order to meet a page
-        # soon.
-        walk = walk or counts_first
     offset = (page - 1) * page_size
     if in_order:
         if exact or not walk:
             walking = matching
         elif walking is None:
             walking = secret_table(**filters, many_matches=True)
-        in_page = walking.values_list(*_ROW_COLUMNS)[offset : offset + page_size]
-        rows = _read_without_sorts(in_page) if counts_first and walk else list(in_page)
+        rows = list(walking.values_list(*_ROW_COLUMNS)[offset : offset + page_size])
     else:
         page_ids = [UUID(key) for key in ids[offset : offset + page_size]]
         by_id = {
@@ -367,25 +366,24 @@ def _page_with_count(
     query of a page costs a round trip (about 0.3 ms, a tenth of the floor page's time), and
     the ids pass (the sorted ids up to the cap, then the page's rows by id) cost two (issue
     13's profile). A page past the end returns no row, and so no count: then the count is
-    asked alone and the last page read again (three queries, for a stale link only)."""
+    asked alone and the last page read again (three queries, for a stale link only); no row
+    on the first page means that nothing matches."""
     try:
-        count_sql, count_params = (
-            matching.order_by().values("pk")[:limit].query.get_compiler(using=matching.db).as_sql()
-        )
+        count_sql, count_params = _capped_count_sql(matching, limit)
     except EmptyResultSet:  # a filter that nothing matches, such as no readable group
-        return SecretTablePage(
-            rows=[], number=1, count=0, count_exact=True, num_pages=1, page_size=page_size
-        )
-    counted_rows = matching.annotate(
-        _matches=RawSQL(f"SELECT COUNT(*) FROM ({count_sql}) AS capped", count_params)
-    ).values_list(*_ROW_COLUMNS, "_matches")
+        return _empty_page(page_size)
+    counted_rows = matching.annotate(_matches=RawSQL(count_sql, count_params)).values_list(
+        *_ROW_COLUMNS, "_matches"
+    )
     offset = (page - 1) * page_size
     fetched = list(counted_rows[offset : offset + page_size])
     if fetched:
         counted = int(fetched[0][-1])
+    elif page == 1:
+        counted = 0  # no row on the first page: nothing matches
     else:
         counted = _capped_count(matching, limit)
-        if counted and page > 1:
+        if counted:
             last = -(-min(counted, limit - 1) // page_size)
             fetched = list(counted_rows[(last - 1) * page_size : last * page_size])
             page = last
@@ -396,6 +394,47 @@ def _page_with_count(
         count=counted if exact else limit - 1,
         count_exact=exact,
         num_pages=max(1, -(-counted // page_size)) if exact else None,
+        page_size=page_size,
+    )
+
+
+def _search_page(
+    filters: dict[str, Any],
+    matching: QuerySet[Secret],
+    *,
+    page: int,
+    page_size: int,
+    limit: int,
+) -> SecretTablePage:
+    """PostgreSQL, a search in the default order: the walk of that order's index (testing each
+    row, planned without sorts) on the condition that the capped count reaches the cap, in one
+    query. The count is an uncorrelated subquery in the WHERE clause, so PostgreSQL computes
+    it first (an InitPlan) and, below the cap, does not start the walk at all (a one-time
+    filter): then no row comes back, and the page is read from the matches, sorted, with its
+    exact count (_page_with_count). So a search with many matches makes one query instead of a
+    count and then the walk (a round trip and a query's preparation less, issue 13's profile),
+    and one with few makes two, as before. Past the cap the table says "more than"; every page
+    up to the cap has rows then, so no row means fewer matches than the cap."""
+    try:
+        count_sql, count_params = _capped_count_sql(matching, limit)
+    except EmptyResultSet:
+        return _empty_page(page_size)
+    reaches_cap = RawSQL(
+        f"({count_sql}) >= %s",
+        (*count_params, limit),
+        output_field=BooleanField(),
+    )
+    offset = (page - 1) * page_size
+    walk = secret_table(**filters, many_matches=True).filter(reaches_cap)
+    rows = _read_without_sorts(walk.values_list(*_ROW_COLUMNS)[offset : offset + page_size])
+    if not rows:
+        return _page_with_count(matching, page=page, page_size=page_size, limit=limit)
+    return SecretTablePage(
+        rows=_rows(rows),
+        number=page,
+        count=limit - 1,
+        count_exact=False,
+        num_pages=None,
         page_size=page_size,
     )
 
@@ -469,15 +508,28 @@ def _capped_count(queryset: QuerySet[Secret], limit: int) -> int:
     """How many rows `queryset` has, counting no further than `limit`. The SQL that
     QuerySet.count() sends for a sliced queryset, without its aggregation machinery (0.12 ms a
     page, issue 13's profile), and as it, 0 for a filter that matches nothing by itself."""
-    capped = queryset.order_by().values("pk")[:limit]
     try:
-        sql, params = capped.query.get_compiler(using=capped.db).as_sql()
+        sql, params = _capped_count_sql(queryset, limit)
     except EmptyResultSet:  # a filter that nothing matches, such as no readable group
         return 0
-    with connections[capped.db].cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM ({sql}) AS capped", params)
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     return int(row[0])
+
+
+def _capped_count_sql(queryset: QuerySet[Secret], limit: int) -> tuple[str, tuple[Any, ...]]:
+    """`SELECT COUNT(*)` of `queryset`'s rows up to `limit`, and its parameters; raises
+    EmptyResultSet for a filter that matches nothing by itself."""
+    capped = queryset.order_by().values("pk")[:limit]
+    sql, params = capped.query.get_compiler(using=capped.db).as_sql()
+    return f"SELECT COUNT(*) FROM ({sql}) AS capped", tuple(params)
+
+
+def _empty_page(page_size: int) -> SecretTablePage:
+    return SecretTablePage(
+        rows=[], number=1, count=0, count_exact=True, num_pages=1, page_size=page_size
+    )
 
 
 def _read_in_order(*, search: str, labels: Sequence[str], sort: str) -> bool:
