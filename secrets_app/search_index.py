@@ -13,8 +13,10 @@ search and never changes its answer:
   table (as SQLite's schema editor does for most column changes) drops its triggers; the
   post_migrate check (`search_index_repair`) puts them back and refills the index.
 - PostgreSQL: a GIN `pg_trgm` index on one immutable function of the same columns, which the
-  database keeps in step itself. Without the pg_trgm extension (and the right to create it)
-  the function is still there and the search still answers, without the index.
+  database keeps in step itself, without GIN's pending list (`fastupdate = off`, migration
+  0012), which every search would otherwise read whole. Without the pg_trgm extension (and the
+  right to create it) the function is still there and the search still answers, without the
+  index.
 
 A search term shorter than three characters has no trigram; the search then reads the table.
 
@@ -125,9 +127,13 @@ CREATE OR REPLACE FUNCTION {PG_FUNCTION}(
 $$
 """
 _PG_COLUMNS = "name, description, secret_type, labels, id"
+# Without GIN's pending list (fastupdate): with it, writes went to an unsorted list that every
+# search read whole until a VACUUM merged it, up to gin_pending_list_limit (4 MB). A bulk-seeded
+# table's list held every row: 250 pages at 1k secrets, and at 100k most of a search's time
+# (issue 13's profile). A write now updates the index itself, a few dozen trigram entries.
 _PG_INDEX_SQL = (
     f"CREATE INDEX IF NOT EXISTS {PG_INDEX} ON secrets_app_secret "
-    f"USING gin ({PG_FUNCTION}({_PG_COLUMNS}) gin_trgm_ops)"
+    f"USING gin ({PG_FUNCTION}({_PG_COLUMNS}) gin_trgm_ops) WITH (fastupdate = off)"
 )
 
 
@@ -153,6 +159,20 @@ def install(connection: BaseDatabaseWrapper) -> None:
                     "by reading the whole table; create the extension and migrate again.",
                     exc.__class__.__name__,
                 )
+
+
+def turn_off_pending_list(connection: BaseDatabaseWrapper) -> None:
+    """PostgreSQL: an index made before _PG_INDEX_SQL said fastupdate = off gets that setting,
+    and what its pending list holds is merged into it (migration 0012). Nothing without the
+    index (no pg_trgm) or elsewhere."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [PG_INDEX])
+        if not cursor.fetchone()[0]:
+            return
+        cursor.execute(f"ALTER INDEX {PG_INDEX} SET (fastupdate = off)")
+        cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [PG_INDEX])
 
 
 def uninstall(connection: BaseDatabaseWrapper) -> None:

@@ -144,3 +144,24 @@ def test_the_table_search_finds_what_the_index_narrowed(owner_client):
     for term in ["payments", "PCI-ZONE", "stripe", str(secret.pk)[:13], "ts-pr"]:
         html = owner_client.get(url, {"q": term}).content.decode()
         assert "payments-prod" in html and ">other<" not in html, term
+
+
+def _trigram_index_options() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reloptions FROM pg_class WHERE relname = %s", [search_index.PG_INDEX]
+        )
+        return list(cursor.fetchone()[0] or [])
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's GIN index")
+def test_the_trigram_index_has_no_pending_list_for_searches_to_read():
+    """Writes update the index itself, so a search reads no list of recent writes; migration
+    0012 turns the list off on an index made with one and merges what it holds."""
+    assert "fastupdate=off" in _trigram_index_options()
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER INDEX {search_index.PG_INDEX} SET (fastupdate = on)")
+    create_secret(name="pending-entry")
+    search_index.turn_off_pending_list(connection)
+    assert "fastupdate=off" in _trigram_index_options()
+    assert indexed("pending-entry") == {"pending-entry"}
