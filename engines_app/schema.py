@@ -8,6 +8,8 @@ generated from it.
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -204,6 +206,18 @@ def json_schema(schema: dict[str, Any], kind: str) -> dict[str, Any]:
     return result
 
 
+@functools.lru_cache(maxsize=256)
+def _validator(schema_json: str, kind: str) -> Draft202012Validator:
+    """The validator of one stored schema (as canonical JSON), built and self-checked once.
+
+    Issue 13's profile: checking the generated schema against the 2020-12 metaschema on every
+    call was 28 % of a custom credentials create's CPU (2.5 of 9 ms), and again in each job's
+    callback. A configuration's schema changes only with a new configuration version, which is
+    a new key here; the validator holds no per-call state, so it is shared across threads.
+    """
+    return Draft202012Validator(json_schema(json.loads(schema_json), kind))
+
+
 def _describe(error: Any, kind: str) -> tuple[str, str]:
     path = ".".join(str(p) for p in error.absolute_path)
     if error.validator == "required":
@@ -236,7 +250,7 @@ def validate_against(
     """
     if not isinstance(values, dict):
         raise ValidationError({field: f"{field} must be a JSON object."})
-    validator = Draft202012Validator(json_schema(schema, kind))
+    validator = _validator(json.dumps(schema, sort_keys=True), kind)
     errors = sorted(
         validator.iter_errors(values), key=lambda e: (list(e.absolute_path), e.validator)
     )

@@ -18,21 +18,23 @@ Exit codes (see :func:`run_job`):
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
+import socket
 import sys
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
-# Imports are most of a run's cost (issue 13's profile: 57 of a token run's 65 ms of Python),
-# so the job imports only what it uses: http.client rather than urllib.request (which adds
-# about 8 ms of imports for handlers the jobs do not use), and typing for the type checker only
-# (mypy reads a module-level TYPE_CHECKING as typing's).
+# Imports are most of a run's cost, and every activation pays them, so the job imports only
+# what it uses (issue 13's profiles). `python -X importtime` of the token job, 2026-12-02:
+# http.client took 42 of the job's 74 ms of imports (it parses headers with the email package,
+# 22 ms, and loads ssl, 10 ms) and dataclasses 12 ms (inspect and ast). So the exchange below is
+# a plain HTTP/1.1 request over a socket (ssl is loaded only for an https URL), the records are
+# plain classes, and typing is for the type checker only (mypy reads a module-level
+# TYPE_CHECKING as typing's). urllib.request would cost about 8 ms more than http.client.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
     from typing import Any
 
 CREATE = "create_credentials"
@@ -82,22 +84,55 @@ class DeliveryError(Exception):
     """An HTTP exchange with IAM or Secrets Manager did not succeed (message holds no secrets)."""
 
 
-@dataclass(frozen=True)
 class JobContext:
-    """Everything a job run learns from its environment."""
+    """Everything a job run learns from its environment (the API key is left out of repr)."""
 
-    action: str
-    trigger: str
-    instance_url: str
-    iam_url: str
-    task_id: str
-    secret_id: str
-    secret_name: str
-    secret_group_id: str
-    api_key: str = field(repr=False)
-    credentials_id: str | None = None
-    secret_version_id: str | None = None
-    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+    __slots__ = (
+        "action",
+        "trigger",
+        "instance_url",
+        "iam_url",
+        "task_id",
+        "secret_id",
+        "secret_name",
+        "secret_group_id",
+        "api_key",
+        "credentials_id",
+        "secret_version_id",
+        "environ",
+    )
+
+    def __init__(
+        self,
+        *,
+        action: str,
+        trigger: str,
+        instance_url: str,
+        iam_url: str,
+        task_id: str,
+        secret_id: str,
+        secret_name: str,
+        secret_group_id: str,
+        api_key: str,
+        credentials_id: str | None = None,
+        secret_version_id: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.action = action
+        self.trigger = trigger
+        self.instance_url = instance_url
+        self.iam_url = iam_url
+        self.task_id = task_id
+        self.secret_id = secret_id
+        self.secret_name = secret_name
+        self.secret_group_id = secret_group_id
+        self.api_key = api_key
+        self.credentials_id = credentials_id
+        self.secret_version_id = secret_version_id
+        self.environ: Mapping[str, str] = environ if environ is not None else {}
+
+    def __repr__(self) -> str:
+        return f"JobContext(action={self.action!r}, task_id={self.task_id!r})"
 
     def param(self, name: str) -> str | None:
         """The value of input parameter ``name`` (``SM_<NAME>_VALUE``); ``None`` when unset or empty."""
@@ -113,14 +148,26 @@ class JobContext:
         print(f"{self.task_id} {printable(self.action)}: {message}", file=sys.stderr, flush=True)
 
 
-@dataclass(frozen=True)
 class Created:
     """The result of a successful create: what to report and how to undo it."""
 
-    credentials_id: str
-    payload: dict[str, str | int | bool] = field(repr=False)
-    undo: Callable[[], None] = field(repr=False)
-    summary: str = ""
+    __slots__ = ("credentials_id", "payload", "undo", "summary")
+
+    def __init__(
+        self,
+        *,
+        credentials_id: str,
+        payload: dict[str, str | int | bool],
+        undo: Callable[[], None],
+        summary: str = "",
+    ) -> None:
+        self.credentials_id = credentials_id
+        self.payload = payload
+        self.undo = undo
+        self.summary = summary
+
+    def __repr__(self) -> str:  # never the payload: it holds the credentials
+        return f"Created(credentials_id={self.credentials_id!r})"
 
 
 def printable(value: str, limit: int = 80) -> str:
@@ -167,47 +214,126 @@ def load_context(environ: Mapping[str, str]) -> JobContext:
 # --- HTTP -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class _Request:
     """One HTTP request, sent afresh by each attempt."""
 
-    method: str
-    url: str
-    headers: dict[str, str] = field(repr=False)
-    body: bytes | None = field(default=None, repr=False)
+    __slots__ = ("method", "url", "headers", "body")
+
+    def __init__(
+        self, method: str, url: str, *, headers: dict[str, str], body: bytes | None = None
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
 
 
 class _Transient(Exception):
     """A retryable outcome (connection error, 429, 5xx)."""
 
 
+# The largest response read: a secret read (§5.5) returns the secret with its payload.
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+
+
 def _exchange(request: _Request) -> tuple[int, bytes]:
     """Send ``request``; return (status, body). Connection problems raise :class:`_Transient`.
 
-    A redirect is answered like any other status, never followed: following it would resend
-    the bearer token or the API key elsewhere.
+    One request per connection (``Connection: close``): the response is read to the end of the
+    stream and then parsed. A redirect is answered like any other status, never followed:
+    following it would resend the bearer token or the API key elsewhere.
     """
     parts = urllib.parse.urlsplit(request.url)
-    connection_class = (
-        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    )
+    https = parts.scheme == "https"
+    host = parts.hostname or ""
+    port = parts.port or (443 if https else 80)  # load_context checked the port
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
-    try:
-        connection = connection_class(
-            parts.hostname or "",
-            parts.port,
-            timeout=REQUEST_TIMEOUT_SECONDS,  # load_context checked it
+    lines = [
+        f"{request.method} {path} HTTP/1.1",
+        f"Host: {parts.netloc.rpartition('@')[2]}",
+        "Connection: close",
+        "Accept-Encoding: identity",
+    ]
+    lines += [f"{name}: {value}" for name, value in request.headers.items()]
+    body = request.body or b""
+    if request.body is not None or request.method in ("POST", "PUT"):
+        lines.append(f"Content-Length: {len(body)}")
+    head = "\r\n".join(lines)
+    # CR or LF in a value would split the request; a request head is ASCII (URLs are quoted).
+    if not (head.isascii() and all(line.isprintable() for line in lines)):
+        raise DeliveryError(
+            f"{request.method} request: its head has a non-ASCII or control character"
         )
-        try:
-            connection.request(request.method, path, body=request.body, headers=request.headers)
-            response = connection.getresponse()
-            return response.status, response.read()
-        finally:
-            connection.close()
-    except (http.client.HTTPException, OSError) as exc:
+    message = (head + "\r\n\r\n").encode("ascii") + body
+    try:
+        with socket.create_connection((host, port), timeout=REQUEST_TIMEOUT_SECONDS) as raw:
+            if https:
+                import ssl  # only here: 10 ms of imports a plain-HTTP run does not need
+
+                with ssl.create_default_context().wrap_socket(raw, server_hostname=host) as tls:
+                    response = _send_and_read(tls, message)
+            else:
+                response = _send_and_read(raw, message)
+    except OSError as exc:
         raise _Transient(f"connection error ({type(exc).__name__})") from None
+    return _parse_response(response)
+
+
+def _send_and_read(sock: socket.socket, message: bytes) -> bytes:
+    sock.sendall(message)
+    chunks, size = [], 0
+    while chunk := sock.recv(65536):
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise _Transient(f"response larger than {MAX_RESPONSE_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_response(response: bytes) -> tuple[int, bytes]:
+    """(status, body) of a whole HTTP/1.x response; a malformed one is :class:`_Transient`."""
+    if not response:
+        raise _Transient("connection error (closed without a response)")
+    head, found, rest = response.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.split(b"\r\n")
+    version, _, tail = status_line.partition(b" ")
+    code = tail[:3]
+    if not found or not version.startswith(b"HTTP/1.") or not (code.isdigit() and len(code) == 3):
+        raise _Transient("malformed HTTP response")
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip().lower()
+    if b"chunked" in headers.get(b"transfer-encoding", b""):
+        return int(code), _unchunk(rest)
+    length = headers.get(b"content-length")
+    if length is not None:
+        if not length.isdigit() or len(rest) < int(length):
+            raise _Transient("incomplete HTTP response")
+        rest = rest[: int(length)]
+    return int(code), rest
+
+
+def _unchunk(data: bytes) -> bytes:
+    """The body of a chunked transfer coding (RFC 9112 §7.1); trailers are ignored."""
+    body: list[bytes] = []
+    at = 0
+    while True:
+        end = data.find(b"\r\n", at)
+        size_text = data[at:end].split(b";")[0].strip() if end >= 0 else b""
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise _Transient("malformed chunked HTTP response") from None
+        if size == 0:
+            return b"".join(body)
+        start = end + 2
+        if len(data) < start + size + 2:
+            raise _Transient("incomplete chunked HTTP response")
+        body.append(data[start : start + size])
+        at = start + size + 2
 
 
 def _send_with_retry(ctx: JobContext, what: str, request: _Request) -> tuple[int, bytes]:
@@ -308,16 +434,38 @@ def failed_body(code: str, description: str) -> dict[str, Any]:
 # --- The job run ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class Provider:
     """A provider's behaviour and error codes, driven by :func:`run_job`."""
 
-    name: str
-    create: Callable[[JobContext], Created]
-    delete: Callable[[JobContext], str]
-    unknown_action_code: str
-    internal_error_code: str
-    internal_error_message: str
+    __slots__ = (
+        "name",
+        "create",
+        "delete",
+        "unknown_action_code",
+        "internal_error_code",
+        "internal_error_message",
+    )
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        create: Callable[[JobContext], Created],
+        delete: Callable[[JobContext], str],
+        unknown_action_code: str,
+        internal_error_code: str,
+        internal_error_message: str,
+    ) -> None:
+        self.name = name
+        self.create = create
+        self.delete = delete
+        self.unknown_action_code = unknown_action_code
+        self.internal_error_code = internal_error_code
+        self.internal_error_message = internal_error_message
+
+    def replace(self, **changes: Any) -> Provider:
+        """A copy with some behaviour changed (e.g. another ``create``)."""
+        return Provider(**{name: getattr(self, name) for name in self.__slots__} | changes)
 
 
 def _report_failure(ctx: JobContext, token: str, code: str, description: str) -> int:

@@ -17,21 +17,23 @@ Every function except :func:`init_store` requires an existing, initialised store
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime
 import hashlib
 import json
+import os
 import secrets
 import sqlite3
 import sys
 import urllib.parse
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
+# The token job imports this module on every run, so what only the command line uses (argparse)
+# is imported there, and paths are os.path strings rather than pathlib's (issue 13's profile).
 TYPE_CHECKING = False  # as typing's for mypy, without importing typing (see _protocol)
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
     from typing import Any
 
 BUSY_TIMEOUT_MS = 5000
@@ -65,7 +67,7 @@ def _timestamp(moment: datetime.datetime) -> str:
 
 
 def _uri(path: str | Path, mode: str) -> str:
-    return f"file:{urllib.parse.quote(str(Path(path).resolve()))}?mode={mode}"
+    return f"file:{urllib.parse.quote(os.path.realpath(path))}?mode={mode}"
 
 
 @contextlib.contextmanager
@@ -178,6 +180,8 @@ def list_tokens(path: str | Path) -> list[dict[str, Any]]:
 
 
 def _cli(argv: list[str]) -> int:
+    import argparse
+
     parser = argparse.ArgumentParser(prog="token_service.py", description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True, help="path of the SQLite store")
     commands = parser.add_subparsers(dest="command", required=True)

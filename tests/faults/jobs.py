@@ -27,7 +27,7 @@ from secrets_app.models import Secret, SecretVersion
 from secrets_app.services.versions import payload_open
 
 _PRELUDE = """
-import dataclasses, os, sys, time
+import os, sys, time
 sys.path.insert(0, "{sample_jobs_dir}")
 import _protocol, token_provider
 """
@@ -44,7 +44,7 @@ def create(ctx):
     ctx.log("through the gate")
     return token_provider.create(ctx)
 
-raise SystemExit(_protocol.main(dataclasses.replace(token_provider.PROVIDER, create=create)))
+raise SystemExit(_protocol.main(token_provider.PROVIDER.replace(create=create)))
 """
 )
 
@@ -59,7 +59,7 @@ def create(ctx):
     os.kill(os.getpid(), signal.SIGSEGV)
     time.sleep(60)
 
-raise SystemExit(_protocol.main(dataclasses.replace(token_provider.PROVIDER, create=create)))
+raise SystemExit(_protocol.main(token_provider.PROVIDER.replace(create=create)))
 """
 )
 
