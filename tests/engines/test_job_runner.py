@@ -257,3 +257,46 @@ def test_runs_go_at_once_up_to_the_default_bound(project, gate):
     )
     (gate / "all").write_text("go")
     assert all(_finished(run).status == RunStatus.SUCCEEDED for run in runs)
+
+
+def _supervising_threads() -> list[str]:
+    import threading
+
+    return [t.name for t in threading.enumerate() if t.name.startswith("job-run-")]
+
+
+def test_runs_one_after_another_reuse_a_thread_and_its_database_connection(project, monkeypatch):
+    """Issue 13: a thread (and so a database connection; on PostgreSQL a server process) per
+    run cost every activation a connect. An idle thread waits for the next run; draining the
+    pool (wait_idle) ends it at once, not after IDLE_SECONDS."""
+    import threading
+
+    from django.db import connection
+
+    from engines_app.providers.embedded.code_engine import supervisor
+
+    monkeypatch.setattr(supervisor, "IDLE_SECONDS", 600.0)
+    seen: list[tuple[int, int]] = []
+    real = ce.job_run_supervise
+
+    def spy(**kwargs):
+        outcome = real(**kwargs)
+        seen.append((threading.get_ident(), id(connection.connection)))
+        return outcome
+
+    monkeypatch.setattr(ce, "job_run_supervise", spy)
+    job = _job(project, "print('hi')")
+    for _ in range(3):
+        assert _finished(_start(job)).status == RunStatus.SUCCEEDED
+        wait_until(lambda: pool.counts() == (0, 0) and len(seen) > 0, what="the run's end")
+    assert len(seen) == 3 and len(set(seen)) == 1, seen
+    assert _supervising_threads() == ["job-run-1"]  # idle, still there
+    assert pool.wait_idle(timeout=30) and _supervising_threads() == []
+
+
+def test_an_idle_supervising_thread_ends_after_idle_seconds(project, monkeypatch):
+    from engines_app.providers.embedded.code_engine import supervisor
+
+    monkeypatch.setattr(supervisor, "IDLE_SECONDS", 0.3)
+    assert _finished(_start(_job(project, "print('hi')"))).status == RunStatus.SUCCEEDED
+    wait_until(lambda: not _supervising_threads(), timeout=20, what="the idle thread to end")
