@@ -279,21 +279,34 @@ def writable_group_choice(
 
 # A caller "sees" an object when they hold any role on its secret group: metadata reading
 # (Reader and up) or task reporting (the credentials provider job's SecretTaskUpdater).
-_SCOPE_ACTIONS = ("secret.metadata.read", "secret_task.update")
+_SCOPE_ACTIONS = frozenset({"secret.metadata.read", "secret_task.update"})
 
 
-def _in_scope(principal: Principal, secret_group_id: str) -> bool:
+def authorize_in_scope(
+    principal: Principal,
+    action: str,
+    *,
+    secret_group_id: str,
+    subject: AuditSubject,
+    missing: NotFoundError,
+    instance_wide: bool = False,
+) -> None:
+    """Raise `missing` (a 404) when the caller holds no role on the group (see _SCOPE_ACTIONS),
+    so its objects answer as if they did not exist; an AccessDeniedError (403, naming the role)
+    when the role there is too weak for `action` (or, `instance_wide`, the instance-wide role).
+    Both refusals are audited, and for the group's own action the caller's roles are looked up
+    once for both decisions (two lookups fewer on every API call, issue 13)."""
     iam = get_iam()
-    return any(
-        iam.is_allowed(principal, action, secret_group_id=secret_group_id)
-        for action in _SCOPE_ACTIONS
-    )
-
-
-def in_scope(principal: Principal, secret_group_id: str) -> bool:
-    """Whether the caller holds any role on the group (see _SCOPE_ACTIONS): outside it, its
-    objects are answered 404, as if they did not exist."""
-    return _in_scope(principal, secret_group_id)
+    allowed = iam.allowed_actions(principal, secret_group_id=secret_group_id)
+    if not allowed & _SCOPE_ACTIONS:
+        _refused(principal, action, subject, OUT_OF_SCOPE)
+        raise missing
+    if instance_wide:
+        iam.authorize(principal, action, secret_group_id=None, subject=subject)
+    else:
+        iam.authorize(
+            principal, action, secret_group_id=secret_group_id, subject=subject, allowed=allowed
+        )
 
 
 def get_secret_for_principal(principal: Principal, secret_id: str | UUID, action: str) -> Secret:
@@ -311,13 +324,15 @@ def get_secret_for_principal(principal: Principal, secret_id: str | UUID, action
         )
     except (ValidationError, ValueError):
         secret = None
+    missing = NotFoundError(f"Secret {secret_id} does not exist.")
     if secret is None:
-        raise NotFoundError(f"Secret {secret_id} does not exist.")
-    if not _in_scope(principal, secret.secret_group_id):
-        _refused(principal, action, _secret_subject(secret), OUT_OF_SCOPE)
-        raise NotFoundError(f"Secret {secret_id} does not exist.")
-    get_iam().authorize(
-        principal, action, secret_group_id=secret.secret_group_id, subject=_secret_subject(secret)
+        raise missing
+    authorize_in_scope(
+        principal,
+        action,
+        secret_group_id=secret.secret_group_id,
+        subject=_secret_subject(secret),
+        missing=missing,
     )
     return secret
 
@@ -329,11 +344,15 @@ def get_group_for_principal(principal: Principal, group_id: str, action: str) ->
     console; reading one needs a role on it.
     """
     group = SecretGroup.objects.filter(pk=group_id).first()
+    missing = NotFoundError(f"Secret group {group_id} does not exist.", field="id")
     if group is None:
-        raise NotFoundError(f"Secret group {group_id} does not exist.", field="id")
-    if not _in_scope(principal, group.pk):
-        _refused(principal, action, _group_subject(group), OUT_OF_SCOPE)
-        raise NotFoundError(f"Secret group {group_id} does not exist.", field="id")
-    scope = None if action == "secret_group.manage" else group.pk
-    get_iam().authorize(principal, action, secret_group_id=scope, subject=_group_subject(group))
+        raise missing
+    authorize_in_scope(
+        principal,
+        action,
+        secret_group_id=group.pk,
+        subject=_group_subject(group),
+        missing=missing,
+        instance_wide=action == "secret_group.manage",
+    )
     return group

@@ -101,6 +101,13 @@ class IAMProvider(Protocol):
         self, principal: Principal, action: str, *, secret_group_id: str | None
     ) -> bool: ...
 
+    def allowed_actions(
+        self, principal: Principal, *, secret_group_id: str | None
+    ) -> frozenset[str]:
+        """Every action allowed on the secret group (instance-wide roles included), or
+        instance-wide when None: one look at the principal's roles for several decisions."""
+        ...
+
     def authorize(
         self,
         principal: Principal,
@@ -108,9 +115,12 @@ class IAMProvider(Protocol):
         *,
         secret_group_id: str | None,
         subject: AuditSubject | None = None,
+        allowed: frozenset[str] | None = None,
     ) -> None:
         """Raise an AccessDeniedError (403) unless the action is allowed. A refusal is recorded
-        in the audit log, naming `subject` (the object asked for) or else the group/instance."""
+        in the audit log, naming `subject` (the object asked for) or else the group/instance.
+        `allowed`: what allowed_actions gave for the same principal and scope, if the caller
+        has it already (then the roles are not looked up again)."""
         ...
 
     def group_ids_allowing(self, principal: Principal, action: str) -> set[str] | None:

@@ -90,8 +90,11 @@ class SecretPlan:
     undo: Callable[[], None] | None = None
 
 
-def set_labels(secret: Secret, labels: list[str]) -> None:
-    secret.label_rows.all().delete()
+def set_labels(secret: Secret, labels: list[str], *, new: bool = False) -> None:
+    """The label index rows of the secret's labels; `new`: the secret was just inserted, so it
+    has none to delete yet."""
+    if not new:
+        secret.label_rows.all().delete()
     SecretLabel.objects.bulk_create([SecretLabel(secret=secret, name=label) for label in labels])
 
 
@@ -183,7 +186,7 @@ def secret_create(
                 created_by=actor.iam_id,
                 **plan.columns,
             )
-            set_labels(secret, cleaned["labels"])
+            set_labels(secret, cleaned["labels"], new=True)
             if (first := plan.first_version) is not None:
                 version_add(
                     actor=actor,

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from console import validation
-from console.audit import AuditSubject, audit_denied, audit_record
+from console.audit import AuditSubject, audit_record
 from console.errors import NotFoundError, ServiceError
 from console.identity import Actor
 from engines_app import schema as schemas
@@ -37,7 +37,7 @@ from secrets_app.models import (
     TaskType,
     VersionAlias,
 )
-from secrets_app.permissions import OUT_OF_SCOPE, get_secret_for_principal, in_scope
+from secrets_app.permissions import authorize_in_scope, get_secret_for_principal
 from secrets_app.services.creation import SecretDetails, SecretPlan, secret_create
 from secrets_app.services.credentials import credentials_retire
 from secrets_app.services.iam_credentials import next_rotation
@@ -200,9 +200,11 @@ def _access_api_key(config: Configuration, *, task_id: str) -> str:
             f"Configuration {config.name} has no IAM credentials secret (api_key_ref), and the embedded "
             "Code Engine does not support trusted profiles."
         )
-    current = SecretVersion.objects.filter(
-        secret_id=config.api_key_ref_id, alias=VersionAlias.CURRENT
-    ).first()
+    current = (
+        SecretVersion.objects.filter(secret_id=config.api_key_ref_id, alias=VersionAlias.CURRENT)
+        .values_list("pk", flat=True)
+        .first()
+    )
     if current is None:
         raise ServiceError(
             f"The IAM credentials secret of configuration {config.name} has no current version."
@@ -210,7 +212,7 @@ def _access_api_key(config: Configuration, *, task_id: str) -> str:
     # Read on record for the run it is handed to (the audit log's reason names the task).
     payload = secret_version_payload_read(
         actor=JOB_ACTOR,
-        version_id=current.pk,
+        version_id=current,
         reason=f"access key of the job run for task {task_id}",
     )
     if not isinstance(payload, dict) or not payload.get("api_key"):
@@ -372,18 +374,32 @@ def secret_tasks_sweep(*, now: Any = None) -> int:
 
 
 def _task_for(principal: Principal, secret_id: UUID | str, task_id: str, action: str) -> SecretTask:
+    """The task, locked, with its secret, if the caller may take `action` on it: 404 when the
+    secret does not exist or lies outside the caller's scope, 403 for too weak a role, 404
+    when the secret has no such task. Task and secret are read in one query (the secret's
+    own lookup only when no task matches), and the caller's roles once."""
+    missing = NotFoundError(f"Secret {secret_id} does not exist.")
     try:
-        # A force-deleted secret's delete tasks still run and report (Secret.all_objects).
-        secret = Secret.all_objects.get(pk=secret_id)
-    except (Secret.DoesNotExist, ValidationError, ValueError):
-        raise NotFoundError(f"Secret {secret_id} does not exist.") from None
-    subject = AuditSubject("secret", str(secret.pk), secret.name)
-    if not in_scope(principal, secret.secret_group_id):
-        # No role at all on its group (a job identity of another group): as if it did not exist.
-        audit_denied(actor=principal.actor, action=action, subject=subject, detail=OUT_OF_SCOPE)
-        raise NotFoundError(f"Secret {secret_id} does not exist.")
-    get_iam().authorize(principal, action, secret_group_id=secret.secret_group_id, subject=subject)
-    task = SecretTask.objects.select_for_update().filter(pk=task_id, secret=secret).first()
+        # A force-deleted secret's delete tasks still run and report: the join reads through
+        # the base manager, which keeps deleted secrets, as Secret.all_objects below.
+        task = (
+            SecretTask.objects.select_for_update(of=("self",))
+            .select_related("secret")
+            .filter(pk=task_id, secret_id=secret_id)
+            .first()
+        )
+        secret = task.secret if task else Secret.all_objects.filter(pk=secret_id).first()
+    except (ValidationError, ValueError):
+        raise missing from None
+    if secret is None:
+        raise missing
+    authorize_in_scope(
+        principal,
+        action,
+        secret_group_id=secret.secret_group_id,
+        subject=AuditSubject("secret", str(secret.pk), secret.name),
+        missing=missing,
+    )
     if task is None:
         raise NotFoundError(f"Secret {secret_id} has no task {task_id}.")
     return task
@@ -461,6 +477,7 @@ def secret_task_update(
         .select_related("configuration")
         .get(pk=task.secret_id)
     )
+    task.secret = secret  # the locked row, for the receivers of secret_task_finished
     actor = principal.actor
     detail: dict[str, Any] = {"status": status}
     if status == TaskStatus.CREDENTIALS_CREATED:
@@ -482,6 +499,19 @@ def secret_task_update(
         )
         now = timezone.now()
         expires = now + timedelta(seconds=secret.ttl_seconds) if secret.ttl_seconds else None
+        activated: tuple[str, ...] = ()
+        if secret.deleted_at is None:
+            secret.state, secret.state_reason = SecretState.ACTIVE, ""
+            secret.expiration_date = expires
+            secret.next_rotation_date = next_rotation(secret.rotation, now)
+            secret.last_rotation_failed = False
+            activated = (
+                "state",
+                "state_reason",
+                "expiration_date",
+                "next_rotation_date",
+                "last_rotation_failed",
+            )
         version = version_add(
             actor=actor,
             secret=secret,
@@ -491,6 +521,7 @@ def secret_task_update(
             auto_rotated=task.trigger == TaskTrigger.AUTOMATIC_SECRET_ROTATION,
             expiration_date=expires,
             trigger=task.trigger,
+            also_save=activated,
         )
         task.secret_version = version
         task.secret_version_ref = version.pk
@@ -503,21 +534,6 @@ def secret_task_update(
                 version=version,
                 trigger=TaskTrigger.SECRET_VERSION_DATA_DELETION,
             )
-        else:
-            secret.state, secret.state_reason = SecretState.ACTIVE, ""
-            secret.expiration_date = expires
-            secret.next_rotation_date = next_rotation(secret.rotation, now)
-            secret.last_rotation_failed = False
-        secret.save(
-            update_fields=[
-                "state",
-                "state_reason",
-                "expiration_date",
-                "next_rotation_date",
-                "last_rotation_failed",
-                "updated_at",
-            ]
-        )
         detail["credentials_id"] = credentials["id"]
     elif status == TaskStatus.CREDENTIALS_DELETED:
         if task.secret_version_id:

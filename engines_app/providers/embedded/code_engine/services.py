@@ -182,7 +182,10 @@ def job_create(
 
 
 def job_get(*, project_id: str, job_name: str, region: str | None = None) -> Job:
-    project = Project.objects.filter(pk=project_id).first()
+    """The job, with its project, in one query; the project alone is looked up only to say
+    which of the two is missing."""
+    job = Job.objects.filter(project_id=project_id, name=job_name).select_related("project").first()
+    project = job.project if job else Project.objects.filter(pk=project_id).first()
     if project is None:
         raise NotFoundError(f"Code Engine project {project_id} does not exist.", field="project_id")
     if region and project.region != region:
@@ -190,7 +193,6 @@ def job_get(*, project_id: str, job_name: str, region: str | None = None) -> Job
             f"Code Engine project {project.name} is in {project.region}, not {region}.",
             field="region",
         )
-    job = Job.objects.filter(project=project, name=job_name).select_related("project").first()
     if job is None:
         raise NotFoundError(
             f"Code Engine project {project.name} has no job named {job_name!r}.", field="job_name"

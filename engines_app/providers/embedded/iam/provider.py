@@ -100,6 +100,11 @@ class EmbeddedIAM:
     def is_allowed(self, principal: Principal, action: str, *, secret_group_id: str | None) -> bool:
         return services.is_allowed(principal, action, secret_group_id=secret_group_id)
 
+    def allowed_actions(
+        self, principal: Principal, *, secret_group_id: str | None
+    ) -> frozenset[str]:
+        return services.allowed_actions(principal, secret_group_id=secret_group_id)
+
     def authorize(
         self,
         principal: Principal,
@@ -107,8 +112,11 @@ class EmbeddedIAM:
         *,
         secret_group_id: str | None,
         subject: AuditSubject | None = None,
+        allowed: frozenset[str] | None = None,
     ) -> None:
-        services.authorize(principal, action, secret_group_id=secret_group_id, subject=subject)
+        services.authorize(
+            principal, action, secret_group_id=secret_group_id, subject=subject, allowed=allowed
+        )
 
     def group_ids_allowing(self, principal: Principal, action: str) -> set[str] | None:
         return services.group_ids_allowing(principal, action)

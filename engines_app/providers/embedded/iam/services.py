@@ -496,11 +496,15 @@ def group_ids_allowing(principal: Principal, action: str) -> set[str] | None:
     return {str(s) for s in scopes}
 
 
+def allowed_actions(principal: Principal, *, secret_group_id: str | None) -> frozenset[str]:
+    """Every action the principal's roles allow on a secret group (or instance-wide): one
+    lookup, for callers that decide more than one thing about the same group."""
+    roles = roles_for(principal, secret_group_id=secret_group_id)
+    return frozenset().union(*(ROLE_ACTIONS[role] for role in roles))
+
+
 def is_allowed(principal: Principal, action: str, *, secret_group_id: str | None) -> bool:
-    return any(
-        action in ROLE_ACTIONS[role]
-        for role in roles_for(principal, secret_group_id=secret_group_id)
-    )
+    return action in allowed_actions(principal, secret_group_id=secret_group_id)
 
 
 def authorize(
@@ -509,10 +513,14 @@ def authorize(
     *,
     secret_group_id: str | None,
     subject: AuditSubject | None = None,
+    allowed: frozenset[str] | None = None,
 ) -> None:
     """Raise an AccessDeniedError unless the action is allowed; a refusal is audited, naming
-    `subject` (e.g. the secret) or else the secret group or the instance."""
-    if not is_allowed(principal, action, secret_group_id=secret_group_id):
+    `subject` (e.g. the secret) or else the secret group or the instance. `allowed` is what
+    allowed_actions gave for the same principal and scope, when the caller has it already."""
+    if allowed is None:
+        allowed = allowed_actions(principal, secret_group_id=secret_group_id)
+    if action not in allowed:
         where = f"secret group {secret_group_id}" if secret_group_id else "this instance"
         # The role with the fewest rights that allows the action is the one to ask for.
         needed = min(
