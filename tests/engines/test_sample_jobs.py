@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -457,6 +458,8 @@ def test_token_create(fake_sm: FakeSM, store: Path) -> None:
     assert body["status"] == "credentials_created"
     assert set(body["credentials"]["payload"]) == {"token"}
     token_value = body["credentials"]["payload"]["token"]
+    # 32 random bytes, URL-safe base64 without padding (as secrets.token_urlsafe(32) gives).
+    assert re.fullmatch(r"tks_[A-Za-z0-9_-]{43}", token_value), token_value
     [row] = stored_tokens(store)
     assert row["id"] == body["credentials"]["id"]
     assert row["user_name"] == "alice"
