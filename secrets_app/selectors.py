@@ -447,11 +447,29 @@ def _walk_sorted(*, search: str, labels: Sequence[str]) -> bool:
     if connection.vendor != "sqlite" or not (search or labels):
         return False
     for label in labels:
-        if SecretLabel.objects.filter(name=label)[: WALK_AFTER + 1].count() <= WALK_AFTER:
+        if not _label_rows_over(label, WALK_AFTER):
             return False
     return not search or search_index.candidates_over(
         connection, _search_terms(search)[0], WALK_AFTER
     ) in (True, None)
+
+
+def _label_rows_over(label: str, limit: int) -> bool:
+    """Whether more than `limit` secrets carry `label`: a capped count on the label index
+    (one row per secret and name), in SQL written once here. The same count through the ORM
+    (a sliced queryset's count()) cost 0.5 ms to build and compile, against 0.15 ms for the
+    query itself (issue 13's profile of the label filter at 100k secrets)."""
+    quote = connection.ops.quote_name
+    column = SecretLabel._meta.get_field("name").column
+    assert column is not None
+    sql = (
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {quote(SecretLabel._meta.db_table)} "
+        f"WHERE {quote(column)} = %s LIMIT %s) AS capped"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [label, limit + 1])
+        (found,) = cursor.fetchone()
+    return bool(found > limit)
 
 
 def _counts_first(*, search: str, sort: str) -> bool:

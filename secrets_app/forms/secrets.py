@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -12,7 +13,7 @@ from django.core.validators import RegexValidator
 from console import validation
 from engines_app import schema as schemas
 from engines_app.models import Configuration
-from secrets_app.models import SecretGroup, SecretState, SecretType
+from secrets_app.models import SecretState, SecretType
 from secrets_app.permissions import writable_group_choice, writable_groups
 from secrets_app.selectors import DEFAULT_SECRET_SORT, EXPIRES_WITHIN, SECRET_SORTS
 from secrets_app.services.config_tests import job_reporting_group_ids
@@ -69,11 +70,12 @@ class SecretFilterForm(forms.Form):
     sort = forms.ChoiceField(required=False, choices=[(k, k) for k in SECRET_SORTS])
     page = forms.IntegerField(required=False, min_value=1)
 
-    def __init__(self, *args: Any, groups: list[SecretGroup], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, groups: Sequence[tuple[str, str]], **kwargs: Any) -> None:
+        """`groups`: the (id, name) of each group the filter offers."""
         super().__init__(*args, **kwargs)
         group_field = self.fields["group"]
         assert isinstance(group_field, forms.ChoiceField)
-        group_field.choices = [("", "Any group"), *((g.pk, g.name) for g in groups)]
+        group_field.choices = [("", "Any group"), *groups]
 
     def clean_q(self) -> str:
         return str(self.cleaned_data.get("q") or "").strip()

@@ -63,9 +63,11 @@ TASKS_SHOWN = 100  # the task history a secret keeps (DESIGN.md)
 @vary_on_headers("HX-Request")
 def secret_list(request: AuthedRequest) -> HttpResponse:
     readable = readable_group_ids(request.user)
-    groups = list(SecretGroup.objects.order_by("name"))
+    # (id, name) pairs, not model instances: building 20 groups cost 0.24 ms a page more
+    # (issue 13's profile).
+    groups = list(SecretGroup.objects.order_by("name").values_list("id", "name"))
     if readable is not None:
-        groups = [g for g in groups if g.pk in readable]
+        groups = [g for g in groups if g[0] in readable]
     form = SecretFilterForm(request.GET or None, groups=groups)
     status = 200
     filters: dict[str, Any] = {}

@@ -150,6 +150,35 @@ def test_badge_counts_unresolved_failures_the_user_may_see(clients, failures, pe
     )
 
 
+def test_badge_counts_what_the_inbox_query_counts(clients, failures, owner_client):
+    """The badge's hand-written COUNT (services.inbox_reading.unresolved_failed_count) against
+    the inbox's own queryset, for every persona: one who sees every group, one group's roles,
+    and nobody; with a hidden group's failure, a probe's, a resolved one and an open task."""
+    from secrets_app.models import Secret
+    from secrets_app.permissions import principal_of
+    from secrets_app.services.inbox_reading import unresolved_failed, visible_tasks
+    from tests.inbox.conftest import other_group
+
+    failed_create(other_group("hidden-group"))
+    probe = failed_create(other_group("probe-group"))
+    Secret.objects.filter(pk=probe.secret_id).update(probe=True)
+    SecretTask.objects.filter(pk=failures["creates"][0].pk).update(resolution="retried")
+    assert SecretTask.objects.exclude(status=TaskStatus.FAILED).exists()
+
+    def badge(client) -> int:
+        page = client.get(reverse("secrets:list")).content.decode()
+        marker = 'data-testid="task-badge">'
+        return int(page.split(marker, 1)[1].split("<", 1)[0]) if marker in page else 0
+
+    expected = {"owner": 3, "Reader": 2, "Manager": 2, "nobody": 0}
+    for persona, client in {"owner": owner_client, **clients}.items():
+        user = client.get(reverse("secrets:list")).wsgi_request.user
+        query = unresolved_failed(visible_tasks(principal_of(user))).count()
+        assert badge(client) == query, persona
+        if persona in expected:
+            assert query == expected[persona], persona
+
+
 def test_who_sees_what(clients, failures):
     for role in ("Reader", "SecretsReader", "Writer", "Manager"):
         assert row_ids(clients[role].get(URL)) == {
