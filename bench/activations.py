@@ -226,7 +226,9 @@ def _measure(  # type: ignore[no-untyped-def]
         return False
 
     # Warm-up: the first run of each process pays imports and connections.
-    warm = [_create(actor, group_id, f"warm-{i}") for i in range(4)]
+    # Names of this run only: a database given by DATABASE_URL may hold an earlier run's.
+    run = os.urandom(3).hex()
+    warm = [_create(actor, group_id, f"warm-{run}-{i}") for i in range(4)]
     _wait(lambda: active(warm) == len(warm), timeout=120, what="the warm-up", step=0.05)
 
     # Times come from the record (when each task reported credentials_created, the moment its
@@ -236,7 +238,7 @@ def _measure(  # type: ignore[no-untyped-def]
     singles, single_pks = [], []
     for i in range(args.singles):
         start = time.time()
-        pk = _create(actor, group_id, f"single-{i}")
+        pk = _create(actor, group_id, f"single-{run}-{i}")
         _wait(
             lambda pk=pk: active([pk]) or failed([pk]),
             timeout=60,
@@ -250,7 +252,7 @@ def _measure(  # type: ignore[no-untyped-def]
     for b in range(args.bursts):
         cpu_before = [_tree_cpu(p.pid) for p in procs] + [_own_cpu()]
         start = time.time()
-        pks = [_create(actor, group_id, f"burst-{b}-{i}") for i in range(args.burst)]
+        pks = [_create(actor, group_id, f"burst-{run}-{b}-{i}") for i in range(args.burst)]
         created = time.time() - start
         _wait(
             lambda pks=pks: active(pks) == len(pks) or failed(pks),
