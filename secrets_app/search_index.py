@@ -1,6 +1,6 @@
 """The Secrets table's search index: a trigram index over what the search looks in.
 
-The search (secrets_app.selectors) looks for a substring in a secret's name, description, type,
+The search (secrets_app.selectors.secret_table) looks for a substring in a secret's name, description, type,
 labels and id. `LIKE '%q%'` cannot use a B-tree index, so each database gets a trigram index of
 its own, which finds the candidate rows; the search's exact conditions then keep only the rows
 that really match. Candidates are always a superset of the matches, so the index narrows the
@@ -21,7 +21,7 @@ search and never changes its answer:
 A search term shorter than three characters has no trigram; the search then reads the table.
 
 When a search or label filter matches many secrets, the table reads its page by walking the
-default order and testing each row (secrets_app.selectors). On SQLite that walk has an index of
+default order and testing each row (secrets_app.table_page). On SQLite that walk has an index of
 its own (`secrets_app_secret_walk`, migration 0010): the default order's columns followed by
 every column the table's filters test and its rows show, over the rows it shows, so the walk
 reads the index alone instead of a table row per secret tested (issue 13's profile: 712 rows
@@ -249,6 +249,11 @@ def repair_after_migrate(*, using: str = "default", **kwargs: Any) -> None:
     search_index_repair(connections[using])
 
 
+def answers(connection: BaseDatabaseWrapper, terms: list[str]) -> bool:
+    """Whether SQLite's index finds the candidates for `terms` (each long enough for it)."""
+    return connection.vendor == "sqlite" and bool(terms) and all(len(t) >= TRIGRAM for t in terms)
+
+
 def narrow(qs: QuerySet[Secret], terms: list[str]) -> QuerySet[Secret]:
     """`qs` kept to the secrets that contain one of `terms` in a searched column, as the index
     says (maybe a few more: the search's exact conditions decide). `qs` itself when a term is
@@ -290,7 +295,7 @@ def narrow(qs: QuerySet[Secret], terms: list[str]) -> QuerySet[Secret]:
 def candidates_over(connection: BaseDatabaseWrapper, terms: list[str], limit: int) -> bool | None:
     """Whether the index holds more than `limit` candidates for `terms` (read from the index
     alone, cheaply); None where that cannot be told (no index for these terms here)."""
-    if connection.vendor != "sqlite" or not terms or any(len(t) < TRIGRAM for t in terms):
+    if not answers(connection, terms):
         return None
     match = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
     with connection.cursor() as cursor:

@@ -1,5 +1,5 @@
 # The Secrets table at scale (issue 13): on PostgreSQL, the live secrets' ids in an index of
-# their own, so that a label filter's capped count (selectors._page_with_count) merges it with
+# their own, so that a label filter's capped count (table_page._page_with_count) merges it with
 # the label index (name, then secret) reading no table row. Without it the planner merged the
 # label index with the primary key's and read a table row per secret to test it is live: at
 # 100k secrets 2,612 rows and 2.1 ms for a count of 201 matches, against 0.29 ms index-only.

@@ -43,15 +43,11 @@ from secrets_app.permissions import (
     secret_permissions,
     writable_groups,
 )
-from secrets_app.selectors import (
-    DEFAULT_SECRET_SORT,
-    EXPIRES_WITHIN,
-    SecretTablePage,
-    secret_table_page,
-)
+from secrets_app.selectors import DEFAULT_SECRET_SORT, EXPIRES_WITHIN, SecretTablePage
 from secrets_app.services.credentials import OPEN_TASK_STATUSES
 from secrets_app.services.rotation import rotation_blocker
 from secrets_app.services.versions import payload_gone_reason
+from secrets_app.table_page import secret_table_page
 
 TASKS_SHOWN = 100  # the task history a secret keeps (DESIGN.md)
 

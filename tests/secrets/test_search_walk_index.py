@@ -1,4 +1,4 @@
-"""The Secrets table's page read in its sort order (secrets_app.selectors): on SQLite the walk's
+"""The Secrets table's page read in its sort order (secrets_app.table_page): on SQLite the walk's
 index (search_index.WALK_INDEX, migration 0010) holds every column that read tests and shows, so
 it reads no table row; a table rebuild that drops the index is repaired; and the default
 order's list, read that way, shows what the ids pass showed, on every page and past the cap.
@@ -17,16 +17,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from secrets_app import search_index, selectors
+from secrets_app import search_index, table_page
 from secrets_app.forms import PAGE_SIZE
 from secrets_app.models import Secret, SecretLabel, SecretState, SecretType
-from secrets_app.selectors import (
-    _ROW_COLUMNS,
-    COUNT_CAP,
-    DEFAULT_SECRET_SORT,
-    secret_table,
-    secret_table_page,
-)
+from secrets_app.selectors import _ROW_COLUMNS, COUNT_CAP, DEFAULT_SECRET_SORT, secret_table
+from secrets_app.table_page import secret_table_page
 from tests.factories import create_group
 from tests.secrets.test_table_scale import add_secrets
 
@@ -157,22 +152,59 @@ PAGED = {
 @pytest.mark.parametrize("filters", PAGED.values(), ids=PAGED.keys())
 def test_a_page_read_by_walking_is_the_page_read_from_the_candidates(monkeypatch, filters):
     """With many candidates the page walks the sort order (and a search alone counts on the
-    walk's own query); with few, it sorts the candidates. Both read the same page."""
+    walk's own query); with few, it sorts the candidates. A search past the cap on SQLite first
+    walks the newest rows alone (WALK_BOUND of them for each row wanted), and with none of
+    those (a bound of 0: only the newest, who tie, 24 secrets) falls back to either. Every way
+    reads the same page."""
     add_secrets(COUNT_CAP + 40)
     Secret.objects.filter(name__endswith="3").update(updated_at=timezone.now())
     last = -(-(COUNT_CAP + 40) // PAGE_SIZE)
 
-    def pages(walk_after: int) -> list[tuple[list[str], int, bool, int]]:
-        monkeypatch.setattr(selectors, "WALK_AFTER", walk_after)
+    def pages(walk_after: int, walk_bound: int) -> list[tuple[list[str], int, bool, int]]:
+        monkeypatch.setattr(table_page, "WALK_AFTER", walk_after)
+        monkeypatch.setattr(table_page, "WALK_BOUND", walk_bound)
         read = []
         for page in (1, 2, COUNT_CAP // PAGE_SIZE + 1, last, last + 3):
             got = secret_table_page(page=page, page_size=PAGE_SIZE, **filters)
             read.append(([row["name"] for row in got.rows], got.count, got.count_exact, got.number))
         return read
 
-    walked = pages(10)
-    assert walked == pages(10**9)
+    walked = pages(10, 100)
+    assert walked == pages(10**9, 100)
+    assert walked == pages(10, 0)
+    assert walked == pages(10**9, 0)
+    assert walked == pages(10, 1)
     assert any(rows for rows, *_ in walked)
+
+
+@sqlite_only
+def test_a_search_past_the_cap_dense_among_the_newest_reads_two_queries(monkeypatch):
+    """Its capped count on the search index, then the walk of the newest rows: no look at the
+    index's candidates first (table_page._sqlite_search_page). Sparse among the newest, it also
+    asks the index how many candidates it holds, then reads the page from the sorted matches."""
+    add_secrets(COUNT_CAP + 40)
+    Secret.objects.filter(name__endswith="3").update(updated_at=timezone.now())
+
+    def read(search: str) -> tuple[list[str], list[str]]:
+        with CaptureQueriesContext(connection) as captured:
+            got = secret_table_page(page=1, page_size=PAGE_SIZE, search=search)
+        assert not got.count_exact and len(got.rows) == PAGE_SIZE
+        return [row["name"] for row in got.rows], [q["sql"] for q in captured.captured_queries]
+
+    dense, asked = read("svc")
+    assert len(asked) == 2, asked
+    assert search_index.FTS_TABLE in asked[0] and "LIMIT 201" in asked[0]
+    assert "COALESCE((SELECT bound." in asked[1]
+    assert dense == ids_pass_page(1, search="svc")[0]
+    # "Token number 1": 111 of the 240 (1, 10-19, 100-199), past a cap of 50; of the first 25
+    # rows (the 24 tied newest, whose numbers end in 3, and one more) 11 or 12 match.
+    monkeypatch.setattr(table_page, "COUNT_CAP", 50)
+    monkeypatch.setattr(table_page, "WALK_BOUND", 1)
+    sparse, asked = read("Token number 1")
+    assert len(asked) == 4, asked
+    assert "COALESCE((SELECT bound." in asked[1]
+    assert search_index.FTS_TABLE in asked[2] and "LIMIT 1001" in asked[2]
+    assert sparse == ids_pass_page(1, search="Token number 1")[0]
 
 
 SEARCHES = {
@@ -231,7 +263,7 @@ def enable_sort() -> str:
     ],
 )
 def test_a_search_past_the_cap_plans_without_sorts_for_its_page_alone(in_transaction):
-    """The walk past the cap is planned with sorts off (selectors._read_without_sorts), in the
+    """The walk past the cap is planned with sorts off (table_page._read_without_sorts), in the
     same message as its query: the next query, on the same connection, may sort again."""
     add_secrets(COUNT_CAP + 40)
     assert connection.in_atomic_block is in_transaction

@@ -90,7 +90,7 @@ def test_queries_per_page_do_not_grow_with_the_number_of_secrets(owner_client, p
     add_secrets(COUNT_CAP * 2, start=40, groups=groups)
     large = queries(owner_client, params)
     # Equal, except that on PostgreSQL a search past the cap makes one query less (its walk
-    # and its count are one query there: selectors._search_page).
+    # and its count are one query there: table_page._search_page).
     many = "q" in params and secret_table(search=params["q"]).count() > COUNT_CAP
     fewer = connection.vendor == "postgresql" and many
     assert large == small - fewer, (
