@@ -220,3 +220,28 @@ def test_secret_detail_needs_reader_on_its_group(client, catalogue):
     page = client.get(url)
     assert page.status_code == 200 and "Postgres superuser" in page.content.decode()
     assert "value-" not in page.content.decode(), "the detail page never shows the payload"
+
+
+def test_each_viewer_gets_their_own_group_choices_request_after_request(
+    client, owner_client, catalogue
+):
+    """The filter form's fields share their choices between copies (forms/secrets.py), so a
+    viewer's groups must never reach the next viewer's form, nor its validation."""
+    from tests.factories import create_user, grant
+
+    def group_options(response) -> str:
+        return response.content.decode().split('id="id_group"')[1].split("</select>")[0]
+
+    scoped = create_user(username="platform-reader")
+    grant(scoped, "Reader", group=catalogue["platform"])
+    client.force_login(scoped)
+    assert "payments" in group_options(owner_client.get(URL))
+    options = group_options(client.get(URL))
+    assert "platform" in options and "payments" not in options
+    response = client.get(URL, {"group": str(catalogue["payments"].id)})
+    assert response.status_code == 422 and names(response) == []
+    assert "payments" in group_options(owner_client.get(URL))
+    response = owner_client.get(URL, {"group": str(catalogue["payments"].id), "type": "arbitrary"})
+    assert response.status_code == 200
+    options = group_options(client.get(URL, {"sort": "name"}))
+    assert "payments" not in options and ">Any group</option>" in options
