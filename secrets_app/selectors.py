@@ -17,17 +17,14 @@ from uuid import UUID
 from django.db import connection
 from django.db.models import (
     BooleanField,
-    CharField,
     Count,
     Exists,
     F,
     OuterRef,
     Q,
     QuerySet,
-    Value,
 )
-from django.db.models.expressions import Combinable, OrderBy, RawSQL
-from django.db.models.functions import Cast, Replace
+from django.db.models.expressions import OrderBy, RawSQL
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
@@ -131,49 +128,58 @@ _JSON_VERBATIM = re.compile(r"[ !#-\[\]-~]+")
 
 
 def _search(qs: QuerySet[Secret], search: str, *, use_index: bool) -> QuerySet[Secret]:
-    # The row's own labels (its JSON column, which the services write together with the label
-    # rows), not a subquery on the label table. PostgreSQL's planner ran that subquery as a
-    # hashed subplan, one scan of every label (22 ms at 100k secrets) before the first row;
-    # on SQLite it was an index lookup per row tested, and compiling it cost 0.4 ms a query
-    # (issue 13's profile).
-    label_hit: Q | Combinable = _row_label_contains(search)
+    terms, hex_part = _search_terms(search)
+    if use_index:
+        qs = search_index.narrow(qs, terms)
+    return qs.filter(_matches(search, hex_part))
+
+
+def _matches(search: str, hex_part: str) -> RawSQL:
+    """Whether the row's name, description, type or one of its labels holds `search` as
+    `icontains` compares (UPPER() on PostgreSQL; SQLite's LIKE, which ignores the case of ASCII
+    letters), or its id's hex digits hold `hex_part` (as `contains`); one condition written
+    here, in the SQL Django writes for those lookups.
+
+    The same Q objects (three icontains, the labels' and the id's) cost 0.3 ms a page to
+    resolve and compile, twice per page (issue 13's profile). The labels are the row's own
+    JSON column (which the services write together with the label rows), not a subquery on the
+    label table: PostgreSQL's planner ran that subquery as a hashed subplan, one scan of every
+    label (22 ms at 100k secrets) before the first row; on SQLite it was an index lookup per
+    row tested."""
+    pattern = f"%{connection.ops.prep_for_like_query(search)}%"
+    table = connection.ops.quote_name(Secret._meta.db_table)
+    name, description, kind, labels, key = (
+        f"{table}.{connection.ops.quote_name(column)}"
+        for column in ("name", "description", "secret_type", "labels", "id")
+    )
+    if connection.vendor == "postgresql":
+        like = "UPPER({}::text) LIKE UPPER(%s)"
+        label_hit = (
+            f"EXISTS (SELECT 1 FROM jsonb_array_elements_text({labels}) AS label(name) "
+            "WHERE UPPER(label.name) LIKE UPPER(%s))"
+        )
+        id_hit = f"REPLACE(({key})::varchar, '-', '') LIKE %s"
+    else:
+        like = "{} LIKE %s ESCAPE '\\'"
+        label_hit = (
+            f"EXISTS (SELECT 1 FROM json_each({labels}) AS label "
+            "WHERE label.value LIKE %s ESCAPE '\\')"
+        )
+        id_hit = f"REPLACE(CAST({key} AS text), '-', '') LIKE %s ESCAPE '\\'"
+    params = [pattern, pattern, pattern]
     if _JSON_VERBATIM.fullmatch(search):
         # Look for the term in the labels column as text first, so the labels are looked at
         # one by one only in the rows whose labels may hold it.
-        label_hit = Q(labels__icontains=search) & label_hit
-    # Q | RawSQL is a Q at runtime, but django-stubs types it through Combinable.__ror__.
-    matches: Q | Combinable = (
-        Q(name__icontains=search)
-        | Q(description__icontains=search)
-        | Q(secret_type__icontains=search)
-        | label_hit
-    )
-    terms, hex_part = _search_terms(search)
+        label_hit = f"({like.format(labels)} AND {label_hit})"
+        params.append(pattern)
+    params.append(pattern)
+    conditions = [like.format(name), like.format(description), like.format(kind), label_hit]
     if hex_part:
         # A UUID's text form differs by database (with dashes on PostgreSQL, without in
         # SQLite), so compare both sides without dashes.
-        qs = qs.annotate(id_hex=Replace(Cast("id", CharField()), Value("-"), Value("")))
-        matches |= Q(id_hex__contains=hex_part)
-    if use_index:
-        qs = search_index.narrow(qs, terms)
-    return qs.filter(matches)
-
-
-def _row_label_contains(search: str) -> RawSQL:
-    """Whether one of the row's labels holds `search`, as `icontains` compares: UPPER() on
-    PostgreSQL, SQLite's LIKE (which ignores the case of ASCII letters) there."""
-    pattern = f"%{connection.ops.prep_for_like_query(search)}%"
-    if connection.vendor == "postgresql":
-        sql = (
-            'EXISTS (SELECT 1 FROM jsonb_array_elements_text("secrets_app_secret"."labels") '
-            "AS label(name) WHERE UPPER(label.name) LIKE UPPER(%s))"
-        )
-    else:
-        sql = (
-            'EXISTS (SELECT 1 FROM json_each("secrets_app_secret"."labels") AS label '
-            "WHERE label.value LIKE %s ESCAPE '\\')"
-        )
-    return RawSQL(sql, [pattern], output_field=BooleanField())
+        conditions.append(id_hit)
+        params.append(f"%{connection.ops.prep_for_like_query(hex_part)}%")
+    return RawSQL("(" + " OR ".join(conditions) + ")", params, output_field=BooleanField())
 
 
 # ---------------------------------------------------------------------------------------------
