@@ -129,7 +129,7 @@ _JSON_VERBATIM = re.compile(r"[ !#-\[\]-~]+")
 
 def _search(qs: QuerySet[Secret], search: str, *, use_index: bool) -> QuerySet[Secret]:
     terms, hex_part = _search_terms(search)
-    if use_index:
+    if use_index or search_index.tests_each_row(connection):
         qs = search_index.narrow(qs, terms)
     return qs.filter(_matches(search, hex_part))
 

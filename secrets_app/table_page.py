@@ -16,8 +16,8 @@ says "more than 200"), so its cost does not grow with the number of secrets:
   (search_index.WALK_INDEX), so the walk reads no table row, and the list in that order is
   read the same way; on SQLite a search alone counts its matches first and, past the cap,
   walks the first rows of the default order (_sqlite_search_page); on PostgreSQL a search in
-  the default order counts first and walks when the count passes the cap (_counts_first), and
-  looks in each row's own labels column;
+  the default order counts first and walks when the count passes the cap (_counts_first),
+  testing each row's stored search text (search_index.PG_COLUMN) before its own columns;
 - on PostgreSQL, where each query is a round trip, the capped count is a subquery of the
   page's own query (_page_with_count, _search_page).
 """
@@ -70,9 +70,9 @@ def secret_table_page(*, page: int, page_size: int, **filters: Any) -> SecretTab
     labels = filters.get("labels") or ()
     sort = filters.get("sort") or DEFAULT_SECRET_SORT
     if connection.vendor == "postgresql":
-        matching = secret_table(**filters)
         if _counts_first(search=search, sort=sort):
-            return _search_page(filters, matching, page=page, page_size=page_size, limit=limit)
+            return _search_page(filters, page=page, page_size=page_size, limit=limit)
+        matching = secret_table(**filters)
         return _page_with_count(matching, page=page, page_size=page_size, limit=limit)
     terms = _search_terms(search)[0]
     if search and not labels and search_index.answers(connection, terms):
@@ -297,12 +297,7 @@ def _page_with_count(
 
 
 def _search_page(
-    filters: dict[str, Any],
-    matching: QuerySet[Secret],
-    *,
-    page: int,
-    page_size: int,
-    limit: int,
+    filters: dict[str, Any], *, page: int, page_size: int, limit: int
 ) -> SecretTablePage:
     """PostgreSQL, a search in the default order: the walk of that order's index (testing each
     row, planned without sorts) on the condition that the capped count reaches the cap, in one
@@ -312,7 +307,13 @@ def _search_page(
     exact count (_page_with_count). So a search with many matches makes one query instead of a
     count and then the walk (a round trip and a query's preparation less, issue 13's profile),
     and one with few makes two, as before. Past the cap the table says "more than"; every page
-    up to the cap has rows then, so no row means fewer matches than the cap."""
+    up to the cap has rows then, so no row means fewer matches than the cap.
+
+    Without a label filter the count is of the walk's own queryset (the same rows, and with
+    the search index's column test, search_index.tests_each_row): built once instead of
+    twice, 0.3 ms a page (issue 13's profile); a label filter counts on its join."""
+    walking = secret_table(**filters, many_matches=True)
+    matching = secret_table(**filters) if filters.get("labels") else walking
     try:
         count_sql, count_params = _capped_count_sql(matching, limit)
     except EmptyResultSet:
@@ -323,7 +324,7 @@ def _search_page(
         output_field=BooleanField(),
     )
     offset = (page - 1) * page_size
-    walk = secret_table(**filters, many_matches=True).filter(reaches_cap)
+    walk = walking.filter(reaches_cap)
     rows = _read_without_sorts(walk.values_list(*_ROW_COLUMNS)[offset : offset + page_size])
     if not rows:
         return _page_with_count(matching, page=page, page_size=page_size, limit=limit)

@@ -165,3 +165,67 @@ def test_the_trigram_index_has_no_pending_list_for_searches_to_read():
     search_index.turn_off_pending_list(connection)
     assert "fastupdate=off" in _trigram_index_options()
     assert indexed("pending-entry") == {"pending-entry"}
+
+
+def _trigram_index_definition() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = %s", [search_index.PG_INDEX]
+        )
+        return str(cursor.fetchone()[0])
+
+
+def _search_text_column() -> tuple[str, str] | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT is_generated, generation_expression FROM information_schema.columns "
+            "WHERE table_name = 'secrets_app_secret' AND column_name = %s",
+            [search_index.PG_COLUMN],
+        )
+        row = cursor.fetchone()
+    return None if row is None else (str(row[0]), str(row[1]))
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's stored column")
+def test_on_postgresql_the_index_is_on_a_stored_column_that_follows_each_write(manager):
+    """Migration 0013: the search text is a generated column the database stores with each
+    row (so a walk tests it instead of computing it), and the trigram index is on it; a count
+    of the candidates reads that index."""
+    generated, expression = _search_text_column() or ("", "")
+    assert generated == "ALWAYS" and search_index.PG_FUNCTION in expression
+    assert f"gin ({search_index.PG_COLUMN} gin_trgm_ops)" in _trigram_index_definition()
+    secret = create_secret(name="stored-orders", labels=["Blue-Team"], description="Card")
+    secret_metadata_update(
+        principal=manager,
+        secret_id=secret.pk,
+        changes={"name": "stored-invoices", "labels": ["green-team"]},
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {search_index.PG_COLUMN} FROM secrets_app_secret WHERE id = %s", [secret.pk]
+        )
+        (text,) = cursor.fetchone()
+    assert "STORED-INVOICES" in text and "GREEN-TEAM" in text and "BLUE-TEAM" not in text
+    narrowed = search_index.narrow(Secret.all_objects.all(), ["invoices"])
+    sql, params = narrowed.order_by().values("pk").query.get_compiler("default").as_sql()
+    with connection.cursor() as cursor:
+        # A table of a few rows would otherwise be read whole, or through another index.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute("ANALYZE secrets_app_secret")
+        cursor.execute(f"EXPLAIN SELECT COUNT(*) FROM ({sql}) AS counted", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert f"Bitmap Index Scan on {search_index.PG_INDEX}" in plan, plan
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's stored column")
+def test_on_postgresql_migration_0013_goes_back_to_the_index_on_the_function_and_forth():
+    # (Before any write: PostgreSQL alters no table with deferred constraint checks pending.)
+    search_index.unstore_search_text(connection)
+    assert _search_text_column() is None
+    assert f"{search_index.PG_FUNCTION}(" in _trigram_index_definition()
+    search_index.store_search_text(connection)
+    assert _search_text_column() is not None
+    assert f"gin ({search_index.PG_COLUMN} gin_trgm_ops)" in _trigram_index_definition()
+    create_secret(name="there-and-back")
+    assert indexed("there-and") == {"there-and-back"}
