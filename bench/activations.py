@@ -274,6 +274,8 @@ def _measure(  # type: ignore[no-untyped-def]
                 "rate": args.burst / elapsed,
                 "elapsed_s": elapsed,
                 "creates_took_s": created,
+                # Where each activation's time went in the burst (as single_phases_s).
+                "phases_s": _phases(pks),
                 # CPU seconds per activation: web (gunicorn), worker (qcluster, with the jobs it
                 # started), and this process (the creates).
                 "cpu_per_activation_s": {
@@ -412,6 +414,8 @@ def _print(results: dict[str, Any]) -> None:
             f"activation: web {cpu['web']:.3f}, worker+jobs {cpu['worker_and_jobs']:.3f}, "
             f"creates {cpu['creates']:.3f}"
         )
+        for label, spread in b["phases_s"].items():
+            print(f"    {label}: median {spread['median']:.3f} s (max {spread['max']:.3f})")
     print(
         f"floor (the job process alone, in the sandbox): median {floor['median']:.3f} s "
         f"(min {floor['min']:.3f}, max {floor['max']:.3f})"
