@@ -82,6 +82,15 @@ def _tree_cpu(root: int) -> float:
     return total
 
 
+def _machine_cpu() -> tuple[float, float, float]:
+    """The whole machine's (busy, stolen, all) CPU seconds since boot, summed over its cores."""
+    tick = os.sysconf("SC_CLK_TCK")
+    # user nice system idle iowait irq softirq steal (guest time is already in user and nice)
+    values = [int(v) / tick for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, idle, iowait, irq, softirq, steal = values
+    return user + nice + system + irq + softirq, steal, sum(values)
+
+
 def _own_cpu() -> float:
     usage = os.times()
     return usage.user + usage.system
@@ -168,9 +177,9 @@ def main() -> None:
         _wait(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), timeout=60, what="gunicorn")
         results = _measure(args, Secret, SecretState, actor, group_id, procs)
         results["floor_job_process_s"] = _spread(_floor(args.floor))
-        results["floor_jobs_per_s"] = _spread(
-            [_floor_rate(args.burst, args.floor_at_once) for _ in range(args.bursts)]
-        )
+        floors = [_floor_rate(args.burst, args.floor_at_once) for _ in range(args.bursts)]
+        results["floor_jobs_per_s"] = _spread([rate for rate, _ in floors])
+        results["floor_job_cpu_s"] = _spread([cpu for _, cpu in floors])
     finally:
         for proc in procs:
             proc.terminate()
@@ -251,6 +260,7 @@ def _measure(  # type: ignore[no-untyped-def]
     bursts = []
     for b in range(args.bursts):
         cpu_before = [_tree_cpu(p.pid) for p in procs] + [_own_cpu()]
+        machine_before = _machine_cpu()
         start = time.time()
         pks = [_create(actor, group_id, f"burst-{run}-{b}-{i}") for i in range(args.burst)]
         created = time.time() - start
@@ -269,6 +279,9 @@ def _measure(  # type: ignore[no-untyped-def]
                 [_tree_cpu(p.pid) for p in procs] + [_own_cpu()], cpu_before, strict=True
             )
         ]
+        busy, stolen, every = (
+            after - before for after, before in zip(_machine_cpu(), machine_before, strict=True)
+        )
         bursts.append(
             {
                 "rate": args.burst / elapsed,
@@ -282,6 +295,16 @@ def _measure(  # type: ignore[no-untyped-def]
                     "web": cpu[0] / args.burst,
                     "worker_and_jobs": cpu[1] / args.burst,
                     "creates": cpu[2] / args.burst,
+                },
+                # The whole machine from the first create until the last run ended: how much of
+                # its cores' time was busy (stolen time counts as not available), and its busy
+                # CPU seconds per activation without this process (the creates and the polls).
+                # The job processes live in sessions of their own and are reaped by bwrap, not
+                # by the worker, so only this sees all of their CPU.
+                "machine": {
+                    "busy_share": busy / every if every else 0.0,
+                    "stolen_share": stolen / every if every else 0.0,
+                    "cpu_per_activation_s": (busy - cpu[2]) / args.burst,
                 },
             }
         )
@@ -378,17 +401,21 @@ def _floor(count: int) -> list[float]:
     return samples
 
 
-def _floor_rate(count: int, at_once: int) -> float:
-    """Bare job processes per second, `at_once` at a time: the most a burst can reach here."""
+def _floor_rate(count: int, at_once: int) -> tuple[float, float]:
+    """Bare job processes per second, `at_once` at a time: the most a burst can reach here; and
+    the machine's busy CPU seconds per process (the sandbox's and the interpreter's), less what
+    this process spent starting them."""
     from concurrent.futures import ThreadPoolExecutor
 
     argv, env, home = _bare_job()
+    own, (busy, _, _) = _own_cpu(), _machine_cpu()
     start = time.perf_counter()
     with ThreadPoolExecutor(at_once) as threads:
         list(
             threads.map(lambda _: subprocess.run(argv, env=env, check=True, cwd=home), range(count))
         )
-    return count / (time.perf_counter() - start)
+    rate = count / (time.perf_counter() - start)
+    return rate, ((_machine_cpu()[0] - busy) - (_own_cpu() - own)) / count
 
 
 def _print(results: dict[str, Any]) -> None:
@@ -414,6 +441,14 @@ def _print(results: dict[str, Any]) -> None:
             f"activation: web {cpu['web']:.3f}, worker+jobs {cpu['worker_and_jobs']:.3f}, "
             f"creates {cpu['creates']:.3f}"
         )
+        machine = b["machine"]
+        print(
+            f"    the machine: {100 * machine['busy_share']:.0f} % busy, "
+            f"{100 * machine['stolen_share']:.0f} % stolen; "
+            f"{machine['cpu_per_activation_s']:.3f} CPU s per activation without the creates "
+            f"(so at most {results['settings']['cores'] / machine['cpu_per_activation_s']:.1f}"
+            "/s on these cores)"
+        )
         for label, spread in b["phases_s"].items():
             print(f"    {label}: median {spread['median']:.3f} s (max {spread['max']:.3f})")
     print(
@@ -426,6 +461,18 @@ def _print(results: dict[str, Any]) -> None:
         f"median {jobs['median']:.1f}/s (min {jobs['min']:.1f}, max {jobs['max']:.1f})"
     )
     print(f"burst median / floor rate: {burst['median'] / jobs['median']:.2f}")
+    job_cpu = results["floor_job_cpu_s"]["median"]
+    cores = results["settings"]["cores"]
+    console = statistics.median(
+        b["cpu_per_activation_s"]["web"] + b["cpu_per_activation_s"]["worker_and_jobs"]
+        for b in results["bursts"]
+    )
+    print(
+        f"CPU per activation: a bare job process {job_cpu:.3f} s (the machine's, medians), the "
+        f"console {console:.3f} s (web and worker); so at most {cores / (job_cpu + console):.1f}"
+        f"/s on {cores} cores before the job does any work, and {cores / job_cpu:.1f}/s for the "
+        "bare processes alone"
+    )
     print(
         f"single median / floor: {single['median'] / floor['median']:.2f}; "
         f"load average after: {results['settings']['loadavg_after'][0]:.2f}"

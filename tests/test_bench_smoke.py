@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -81,3 +82,29 @@ def test_a_small_run_has_every_figure(tmp_path: Path) -> None:
     assert "activation rows" in result["activations_note"]
     if plots:
         assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_small_activations_run_accounts_for_the_machine(tmp_path: Path) -> None:
+    """bench/activations.py end to end, on SQLite (bench/run.py gives it a database of its own on
+    PostgreSQL): a single activation, a burst of three, and the bare job processes, with the
+    whole machine's CPU per activation that bounds the burst's rate."""
+    out = tmp_path / "activations.json"
+    args = [sys.executable, str(ROOT / "bench" / "activations.py"), "--singles", "1"]
+    args += ["--burst", "3", "--bursts", "1", "--floor", "2", "--floor-at-once", "2"]
+    args += ["--json", str(out)]
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SM_DATA_DIR"}}
+    proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    result = json.loads(out.read_text())
+    assert result["settings"]["database"] == "sqlite" and result["settings"]["burst"] == 3
+    assert 0 < result["single_create_to_active_s"]["median"] < 60
+    (burst,) = result["bursts"]
+    assert burst["rate"] > 0 and len(burst["phases_s"]) == 4
+    machine = burst["machine"]
+    assert 0 < machine["busy_share"] <= 1 and 0 <= machine["stolen_share"] < 1
+    # The machine sees the job processes that the worker's process tree does not.
+    assert machine["cpu_per_activation_s"] > burst["cpu_per_activation_s"]["worker_and_jobs"]
+    assert result["floor_jobs_per_s"]["median"] > 0
+    assert result["floor_job_cpu_s"]["median"] > 0
+    assert "before the job does any work" in proc.stdout
