@@ -1,7 +1,8 @@
 """Benchmark: custom credentials secrets from create to Active, one at a time and in bursts.
 
-Not a test (`make test` does not run it). It seeds a throwaway data directory (SQLite, or the
-database of DATABASE_URL), serves it with gunicorn (2 sync workers, DEBUG off) for the jobs'
+Not a test (`make test` runs only a small smoke of it, tests/test_bench_smoke.py). It seeds a
+throwaway data directory (SQLite, or the database of DATABASE_URL; removed at the end unless
+--keep-data, or the run failed, when its path is printed for the logs in it), serves it with gunicorn (2 sync workers, DEBUG off) for the jobs'
 callbacks, starts `manage.py qcluster` with Q_WORKERS workers (2 by default), then creates
 custom credentials secrets of the token-provider configuration through the service layer:
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -117,6 +119,9 @@ def main() -> None:
         "--floor-at-once", type=int, default=8, help="bare job processes at once (the rate floor)"
     )
     parser.add_argument("--json", help="write the results here")
+    parser.add_argument(
+        "--keep-data", action="store_true", help="keep the data directory (and its logs)"
+    )
     args = parser.parse_args()
 
     data_dir = tempfile.mkdtemp(prefix="sm-test-data-bench-")
@@ -173,6 +178,7 @@ def main() -> None:
                 start_new_session=True,
             )
         )
+    finished = False
     try:
         _wait(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), timeout=60, what="gunicorn")
         results = _measure(args, Secret, SecretState, actor, group_id, procs)
@@ -180,6 +186,7 @@ def main() -> None:
         floors = [_floor_rate(args.burst, args.floor_at_once) for _ in range(args.bursts)]
         results["floor_jobs_per_s"] = _spread([rate for rate, _ in floors])
         results["floor_job_cpu_s"] = _spread([cpu for _, cpu in floors])
+        finished = True
     finally:
         for proc in procs:
             proc.terminate()
@@ -189,6 +196,10 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, 9)
                 proc.wait()
+        if finished and not args.keep_data:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        else:
+            print(f"The run's data directory (logs in bench-logs/): {data_dir}", file=sys.stderr)
     results["settings"] = {
         "workers": args.workers,
         "burst": args.burst,

@@ -47,6 +47,8 @@ from secrets_app.selectors import (
     secret_table,
 )
 
+# The filters besides the search (and the order) that a search alone has none of.
+_OTHER_FILTERS = ("secret_types", "group_ids", "states", "labels", "expires_within")
 # A search or label index holding more candidates than this: the page walks the sort order.
 WALK_AFTER = 1000
 # A search past the cap on SQLite first walks this many rows of the default order for each row
@@ -76,7 +78,7 @@ def secret_table_page(*, page: int, page_size: int, **filters: Any) -> SecretTab
         return _page_with_count(matching, page=page, page_size=page_size, limit=limit)
     terms = _search_terms(search)[0]
     if search and not labels and search_index.answers(connection, terms):
-        return _sqlite_search_page(filters, terms, page=page, page_size=page_size, limit=limit)
+        return _sqlite_search_page(filters, page=page, page_size=page_size, limit=limit)
     # Asked whatever the count, so that a page makes the same queries at any size.
     walk = _walk_sorted(search=search, labels=labels)
     walking: QuerySet[Secret] | None = None
@@ -127,10 +129,13 @@ def secret_table_page(*, page: int, page_size: int, **filters: Any) -> SecretTab
 
 
 def _sqlite_search_page(
-    filters: dict[str, Any], terms: list[str], *, page: int, page_size: int, limit: int
+    filters: dict[str, Any], *, page: int, page_size: int, limit: int
 ) -> SecretTablePage:
     """SQLite, a search alone that the search index answers: the ids of its matches, read on
-    that index and stopping at the cap, then the page.
+    that index and stopping at the cap, then the page. With no other filter and every group
+    readable, the count is the exact index's alone (search_index.exact_matches: it holds
+    just the rows the table shows); else its candidates joined with the secrets they name, which
+    the search's conditions test.
 
     Below the cap those ids are every match, and the page is read from them in the sort order
     (two queries). Past it, in the default order, the page is looked for by walking that
@@ -146,28 +151,42 @@ def _sqlite_search_page(
     bounded walk (issue 13's profile, callgrind).
     """
     sort = filters.get("sort") or DEFAULT_SECRET_SORT
+    terms, hex_part = _search_terms(filters["search"])
     walking = secret_table(**filters, many_matches=True)
-    matching = search_index.narrow(walking, terms)
-    ids = _capped_ids(matching, limit)
-    if len(ids) < limit:
-        num_pages = max(1, -(-len(ids) // page_size))
+    exact = None
+    every_group = filters.get("readable_group_ids") is None  # an empty set: no group readable
+    if every_group and not any(filters.get(name) for name in _OTHER_FILTERS):
+        exact = search_index.exact_matches(connection, filters["search"], hex_part, limit)
+    ids: list[str] | RawSQL
+    if exact is None:
+        ids = _capped_ids(search_index.narrow(walking, terms), limit)
+        counted = len(ids)
+    else:
+        ids = search_index.secrets_of(exact)
+        counted = len(exact)
+    if counted < limit:
+        num_pages = max(1, -(-counted // page_size))
         page = min(page, num_pages)
         offset = (page - 1) * page_size
         order = SECRET_SORTS.get(sort, SECRET_SORTS[DEFAULT_SECRET_SORT])
+        # The index's rows tested again by the search's conditions: a row number that a write
+        # gave to another secret since the count (FTS5 numbers new rows past the largest)
+        # cannot bring that secret in.
+        shown = Secret.objects.all() if exact is None else walking
         rows = (
             list(
-                Secret.objects.filter(pk__in=ids)
+                shown.filter(pk__in=ids)
                 .select_related("secret_group")
                 .order_by(*order)
                 .values_list(*_ROW_COLUMNS)[offset : offset + page_size]
             )
-            if ids
+            if counted
             else []
         )
         return SecretTablePage(
             rows=_rows(rows),
             number=page,
-            count=len(ids),
+            count=counted,
             count_exact=True,
             num_pages=num_pages,
             page_size=page_size,
@@ -179,7 +198,7 @@ def _sqlite_search_page(
         rows = list(within.values_list(*_ROW_COLUMNS)[offset : offset + page_size])
     if len(rows) < page_size:
         if search_index.candidates_over(connection, terms, WALK_AFTER) is False:
-            walking = matching  # few candidates: sorted
+            walking = search_index.narrow(walking, terms)  # few candidates: sorted
         rows = list(walking.values_list(*_ROW_COLUMNS)[offset : offset + page_size])
     return _past_the_cap(rows, number=page, limit=limit, page_size=page_size)
 

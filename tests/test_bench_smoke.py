@@ -93,8 +93,11 @@ def test_a_small_activations_run_accounts_for_the_machine(tmp_path: Path) -> Non
     args += ["--burst", "3", "--bursts", "1", "--floor", "2", "--floor-at-once", "2"]
     args += ["--json", str(out)]
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SM_DATA_DIR"}}
+    env["TMPDIR"] = str(tmp_path)  # where its data directory goes
     proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # A finished run leaves no data directory behind (each make test made one before).
+    assert not list(tmp_path.glob("sm-test-data-bench-*"))
 
     result = json.loads(out.read_text())
     assert result["settings"]["database"] == "sqlite" and result["settings"]["burst"] == 3

@@ -196,7 +196,8 @@ def secret_version_payload_read(
         )
     plaintext = crypto.open_sealed(sealed, context=version.seal_context())
     now = timezone.now()
-    SecretVersion.objects.filter(pk=version.pk).update(downloaded=True)
+    if not version.downloaded:  # a write per read only the first time (each job run reads its key)
+        SecretVersion.objects.filter(pk=version.pk).update(downloaded=True)
     Secret.objects.filter(pk=version.secret_id).update(downloaded=True, retrieved_at=now)
     audit_record(
         actor=actor,
