@@ -41,6 +41,7 @@ from tests.cloud_fixtures import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 2
+STALL_ATTEMPTS = 3  # kills of the workers to stall the cluster (test_serve_restarts_...)
 
 
 # --- the heartbeat and /healthz, on a controlled clock -------------------------------------------
@@ -321,31 +322,51 @@ def test_serve_restarts_a_cluster_whose_killed_workers_stalled_it(transactional_
             what="the django-q2 workers",
         )
 
-        for pid in workers:
-            os.kill(pid, signal.SIGKILL)
-        killed_at = timezone.now()
-        # django-q2 reincarnates the workers ...
-        reincarnated = wait_until(
-            lambda: (
-                found
-                if len(found := _workers_of(old, log)) == WORKERS and not set(found) & set(workers)
-                else None
-            ),
-            what="django-q2 to reincarnate the workers",
-        )
-        # ... but they process nothing while the old cluster runs, and /healthz notices.
-        stalled_task = async_task("console.tasks.cleanup_wizard_drafts", sync=False)
-        healthz_seen: set[str] = set()
+        # The stall: workers killed while one of them holds the read lock of the cluster's task
+        # queue (an idle worker waits in get() holding it) leave the lock held, so the workers
+        # django-q2 reincarnates wait on it for ever. Killed while none held it (one between
+        # two tasks, say), they leave a cluster that still works: then the task runs, and the
+        # workers are killed again.
+        reincarnated: list[int] = []
+        for _attempt in range(STALL_ATTEMPTS):
+            for pid in workers:
+                os.kill(pid, signal.SIGKILL)
+            killed_at = timezone.now()
+            # django-q2 reincarnates the workers ...
+            reincarnated = wait_until(
+                lambda killed=workers: (
+                    found
+                    if len(found := _workers_of(old, log)) == WORKERS
+                    and not set(found) & set(killed)
+                    else None
+                ),
+                what="django-q2 to reincarnate the workers",
+            )
+            # ... but they process nothing while the old cluster runs, and /healthz notices.
+            stalled_task = async_task("console.tasks.cleanup_wizard_drafts", sync=False)
+            healthz_seen: set[str] = set()
 
-        def restarted() -> int | None:
-            current = _qcluster_of(proc.pid)
-            if current == old:
-                assert not _processed(stalled_task), "a task ran on the stalled cluster"
-                assert not WorkerHeartbeat.objects.filter(beat_at__gt=killed_at).exists()
-                healthz_seen.add(_healthz(port)[1].get("status", ""))
-            return current if current not in (None, old) else None
+            def restarted(
+                task: str = stalled_task, since: Any = killed_at, seen: set[str] = healthz_seen
+            ) -> int | str | None:
+                current = _qcluster_of(proc.pid)
+                if current == old:
+                    # A task or a heartbeat processed since the kill: the cluster still works.
+                    if (
+                        _processed(task)
+                        or WorkerHeartbeat.objects.filter(beat_at__gt=since).exists()
+                    ):
+                        return "not stalled"
+                    seen.add(_healthz(port)[1].get("status", ""))
+                return current if current not in (None, old) else None
 
-        new = wait_until(restarted, timeout=60, what="serve to restart the stalled cluster")
+            new = wait_until(restarted, timeout=60, what="serve to restart the stalled cluster")
+            if new != "not stalled":
+                break
+            workers = reincarnated
+        else:
+            pytest.fail(f"killing the workers did not stall the cluster in {STALL_ATTEMPTS} tries")
+        assert isinstance(new, int)
         clusters.append(new)
         assert "stale" in healthz_seen, healthz_seen
         text = log.read_text()

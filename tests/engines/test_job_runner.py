@@ -172,7 +172,11 @@ def test_the_timeout_kills_the_whole_process_group(project):
     ended = _finished(run, timeout=30)
     assert ended.status == RunStatus.TIMED_OUT and "spawned" in ended.stdout
     wait_until(lambda: not marked(), timeout=10, what="the job's child to be killed too")
-    assert not ce._run_dir(ended).exists()
+    # The run's directory goes right after its end is recorded (the supervisor reads the logs
+    # from it into that record first), so a moment after the status may be seen.
+    wait_until(
+        lambda: not ce._run_dir(ended).exists(), timeout=10, what="the run's directory to go"
+    )
 
 
 def test_the_job_environment_is_minimal_and_its_secrets_are_redacted_in_the_logs(project):
