@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import cast
@@ -12,10 +14,20 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 # A throwaway data directory of the test run's own, even when the shell exports SM_DATA_DIR
 # (that directory's instance.env must not leak into the tests). A process the tests start with
 # these settings (a qcluster, `manage.py serve`) inherits the run's directory, recognised by
-# its prefix.
+# its prefix. The process that made the directory removes it when it exits (a fork of it, which
+# inherits the exit handler, leaves it to its parent), so that a test run, `mypy .` or `manage.py
+# check` leaves nothing behind in the temporary directory.
 TEST_DATA_PREFIX = "sm-test-data-"
+
+
+def _remove_when_done(path: str, owner: int) -> None:
+    if os.getpid() == owner:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 if not Path(os.environ.get("SM_DATA_DIR", "")).name.startswith(TEST_DATA_PREFIX):
     os.environ["SM_DATA_DIR"] = tempfile.mkdtemp(prefix=TEST_DATA_PREFIX)
+    atexit.register(_remove_when_done, os.environ["SM_DATA_DIR"], os.getpid())
 # A fixed root key keeps tests independent of key-file creation, which has its own tests.
 os.environ.setdefault("SM_ROOT_KEY", "dGVzdC1yb290LWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE=")
 
